@@ -1,0 +1,1 @@
+//! Media: RTP/RTCP sessions, receive statistics, audio sources, voice onset.
