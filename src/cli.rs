@@ -1,1 +1,338 @@
-//! Command line.
+//! Command line: `callcert run`, `callcert sut`, `callcert demo`.
+//!
+//! `main.rs` parses [`Cli`] and maps [`CliError`] onto exit codes (k6 conventions: 104 for an
+//! invalid configuration detected before any call, 1 when the harness itself failed).
+
+use crate::engine::{self, RunPlan};
+use crate::media::AudioSource;
+use crate::report::{utc_stamp, Report};
+use crate::scenario::{self, CallerAudio, Scenario};
+use crate::sip::dialog::TransportKind;
+use crate::sip::message;
+use crate::sip::transaction::TimerConfig;
+use crate::sut::{self, config::SutConfig};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+
+/// Exit code for an invalid configuration (k6's convention).
+pub const EXIT_INVALID_CONFIG: i32 = 104;
+/// Exit code when the harness itself failed.
+pub const EXIT_HARNESS_FAILED: i32 = 1;
+
+/// callcert: SIP call-center load testing and certification against YD/T 2823-2015.
+#[derive(Debug, Parser)]
+#[command(name = "callcert", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Place the calls of a scenario and write the report.
+    Run {
+        /// Scenario file (YAML).
+        scenario: PathBuf,
+        /// Override the scenario's target SIP URI.
+        #[arg(long)]
+        target: Option<String>,
+        /// Override the number of calls.
+        #[arg(long)]
+        calls: Option<u64>,
+        /// Override the call rate (calls per second).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Output directory (default `reports/<scenario>-<UTC time>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run the reference call center until SIGINT/SIGTERM; prints its counters as JSON at exit.
+    Sut {
+        /// Listen address (overrides the config).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Configuration file (YAML); defaults to the built-in configuration.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override the number of trunks.
+        #[arg(long)]
+        trunks: Option<u32>,
+        /// Override the transport (udp or tcp).
+        #[arg(long)]
+        transport: Option<TransportKind>,
+    },
+    /// Start the reference call center in-process and run `scenarios/smoke.yaml` against it.
+    Demo {
+        /// Output directory (default `reports/demo-<UTC time>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+impl clap::ValueEnum for TransportKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[TransportKind::Udp, TransportKind::Tcp]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            TransportKind::Udp => "udp",
+            TransportKind::Tcp => "tcp",
+        }))
+    }
+}
+
+/// Why a command failed.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// The scenario or configuration is invalid (exit 104).
+    #[error("{0}")]
+    InvalidConfig(String),
+    /// The harness failed while running (exit 1).
+    #[error("{0}")]
+    Harness(String),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::InvalidConfig(_) => EXIT_INVALID_CONFIG,
+            CliError::Harness(_) => EXIT_HARNESS_FAILED,
+        }
+    }
+}
+
+/// Runs a parsed command line; returns the exit code.
+pub async fn execute(cli: Cli) -> Result<i32, CliError> {
+    match cli.command {
+        Command::Run {
+            scenario,
+            target,
+            calls,
+            rate,
+            out,
+        } => {
+            let scn = scenario::load_scenario(&scenario)
+                .map_err(|e| CliError::InvalidConfig(e.to_string()))?;
+            let plan = build_plan(&scn, target.as_deref(), calls, rate).await?;
+            run_and_report(plan, out).await
+        }
+        Command::Sut {
+            listen,
+            config,
+            trunks,
+            transport,
+        } => {
+            let mut cfg = match &config {
+                Some(p) => sut::config::load_sut_config(p)
+                    .map_err(|e| CliError::InvalidConfig(e.to_string()))?,
+                None => SutConfig::default(),
+            };
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            if let Some(t) = trunks {
+                cfg.trunks = t;
+            }
+            if let Some(t) = transport {
+                cfg.transport = t;
+            }
+            let prompt = load_prompt(&cfg)?;
+            let handle = sut::serve(cfg.clone(), prompt)
+                .await
+                .map_err(|e| CliError::Harness(e.to_string()))?;
+            eprintln!(
+                "callcert sut: reference call center listening on {} ({}), {} trunks",
+                handle.local_addr,
+                cfg.transport.via_token().to_ascii_lowercase(),
+                cfg.trunks
+            );
+            wait_for_shutdown().await;
+            let stats = handle.stats();
+            println!(
+                "{}",
+                serde_json::to_string(&stats).map_err(|e| CliError::Harness(e.to_string()))?
+            );
+            Ok(0)
+        }
+        Command::Demo { out } => {
+            let cfg = SutConfig {
+                listen: "127.0.0.1:0"
+                    .parse()
+                    .map_err(|_| CliError::Harness("bad built-in listen address".into()))?,
+                ..SutConfig::default()
+            };
+            let prompt = load_prompt(&cfg)?;
+            let handle = sut::serve(cfg, prompt)
+                .await
+                .map_err(|e| CliError::Harness(e.to_string()))?;
+            let smoke = scenarios_dir().join("smoke.yaml");
+            let scn = scenario::load_scenario(&smoke)
+                .map_err(|e| CliError::InvalidConfig(e.to_string()))?;
+            let target = format!("sip:ivr@{}", handle.local_addr);
+            eprintln!(
+                "callcert demo: reference call center on {}; running {}",
+                handle.local_addr,
+                smoke.display()
+            );
+            let plan = build_plan(&scn, Some(&target), None, None).await?;
+            let out = out.or_else(|| Some(default_out("demo")));
+            let code = run_and_report(plan, out).await?;
+            let s = handle.stats();
+            eprintln!(
+                "  reference call center: {} INVITEs, {} answered, {} busy (503), {} hung up by caller, {} by the call center",
+                s.invites, s.answered, s.busy_503, s.caller_hangups, s.sut_hangups
+            );
+            Ok(code)
+        }
+    }
+}
+
+/// Where the shipped scenarios live (next to the binary's source tree, or `./scenarios`).
+pub fn scenarios_dir() -> PathBuf {
+    let local = PathBuf::from("scenarios");
+    if local.is_dir() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+fn load_prompt(cfg: &SutConfig) -> Result<AudioSource, CliError> {
+    match &cfg.prompt {
+        Some(path) => AudioSource::from_wav(path),
+        None => AudioSource::from_wav_bytes(
+            sut::config::EMBEDDED_WELCOME_WAV,
+            "built-in welcome prompt",
+        ),
+    }
+    .map_err(|e| CliError::InvalidConfig(e.to_string()))
+}
+
+fn default_out(name: &str) -> PathBuf {
+    let unix = unix_now().as_secs();
+    PathBuf::from("reports").join(format!("{name}-{}", utc_stamp(unix)))
+}
+
+#[allow(clippy::disallowed_methods)] // the CLI is a driver: wall-clock time for the report
+fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn run_and_report(plan: RunPlan, out: Option<PathBuf>) -> Result<i32, CliError> {
+    let out = out.unwrap_or_else(|| default_out(&plan.name));
+    let started = unix_now().as_secs_f64();
+    let result = engine::run(plan.clone(), Some(out.clone()))
+        .await
+        .map_err(|e| CliError::Harness(e.to_string()))?;
+    let report = Report::new(&plan, &result, started);
+    print!("{}", report.summary());
+    let path = report
+        .write_json(&out)
+        .map_err(|e| CliError::Harness(e.to_string()))?;
+    println!("  report ...............: {}", path.display());
+    Ok(0)
+}
+
+/// Resolves a scenario (with command-line overrides) into a run plan.
+pub async fn build_plan(
+    scn: &Scenario,
+    target: Option<&str>,
+    calls: Option<u64>,
+    rate: Option<f64>,
+) -> Result<RunPlan, CliError> {
+    let target = match target {
+        Some(t) => {
+            message::parse_uri(t).map_err(|e| CliError::InvalidConfig(format!("--target: {e}")))?
+        }
+        None => scn.target.clone(),
+    };
+    let calls = calls.unwrap_or(scn.calls);
+    if calls == 0 {
+        return Err(CliError::InvalidConfig(
+            "--calls: must be at least 1".into(),
+        ));
+    }
+    let rate = rate.unwrap_or(scn.rate);
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(CliError::InvalidConfig(
+            "--rate: must be a positive number".into(),
+        ));
+    }
+    let target_addr = engine::resolve_target(&target)
+        .await
+        .map_err(|e| CliError::Harness(e.to_string()))?;
+    let mut local = scn.local;
+    if local.ip().is_unspecified() && local.is_ipv4() != target_addr.is_ipv4() {
+        let any: std::net::IpAddr = if target_addr.is_ipv4() {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        };
+        local = SocketAddr::new(any, local.port());
+    }
+    let audio = match &scn.call.audio {
+        CallerAudio::Silence => AudioSource::silence(),
+        CallerAudio::File(p) => {
+            AudioSource::from_wav(p).map_err(|e| CliError::InvalidConfig(e.to_string()))?
+        }
+    };
+    let from = match &scn.from {
+        Some(u) => format!("<{u}>"),
+        None => format!(
+            "<sip:callcert@{}>",
+            crate::sip::dialog::host_port(target_addr)
+                .split(':')
+                .next()
+                .unwrap_or("localhost")
+        ),
+    };
+    Ok(RunPlan {
+        name: scn.name.clone(),
+        target,
+        target_addr,
+        transport: scn.transport,
+        local,
+        from,
+        codecs: scn.codecs.clone(),
+        telephone_event: scn.telephone_event,
+        credentials: scn.credentials.clone(),
+        calls,
+        rate,
+        max_concurrent: scn.max_concurrent.map_or(10_000, |m| m as usize),
+        seed: scn.seed,
+        timers: TimerConfig {
+            t1: scn.timers.t1,
+            t2: scn.timers.t2,
+            t4: scn.timers.t4,
+        },
+        answer_timeout: scn.call.answer_timeout,
+        hold: scn.call.hold,
+        audio,
+        expect_voice: scn.call.expect_voice,
+        expect_media: scn.call.expect_media,
+        media_timeout: scn.call.media_timeout,
+        voice_threshold_dbov: scn.call.voice_threshold_dbov,
+    })
+}

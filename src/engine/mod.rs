@@ -1,1 +1,381 @@
-//! engine
+//! Runs many calls: schedules launches on absolute times, caps concurrency, collects every
+//! call's record into the metrics and the per-call log, and ends cleanly.
+
+mod call;
+pub mod dispatch;
+pub mod record;
+pub mod timer;
+
+use crate::media::AudioSource;
+use crate::metrics::RunMetrics;
+use crate::sip::auth::Credentials;
+use crate::sip::dialog::{LocalEndpoint, TransportKind};
+use crate::sip::rsip::Uri;
+use crate::sip::sdp::AudioCodec;
+use crate::sip::transaction::TimerConfig;
+use crate::sip::transport::{self, SipSocket, TransportError};
+use dispatch::{DispatchStats, Routes};
+use record::CallRecord;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, Semaphore};
+
+/// Errors that stop a run before or while it places calls (failed calls are not errors).
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The target URI's host does not resolve.
+    #[error("cannot resolve target {target}: {reason}")]
+    Resolve {
+        /// The target as written.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+    /// The SIP socket could not be bound.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The output directory could not be written.
+    #[error("cannot write {path}: {source}")]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Everything a run needs, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// Scenario name.
+    pub name: String,
+    /// Request-URI of every INVITE.
+    pub target: Uri,
+    /// Where the INVITEs go (resolved from the target, or an outbound proxy).
+    pub target_addr: SocketAddr,
+    /// Signalling transport.
+    pub transport: TransportKind,
+    /// Local bind address for SIP (port 0 = any).
+    pub local: SocketAddr,
+    /// From value without tag.
+    pub from: String,
+    /// Codecs offered, preferred first.
+    pub codecs: Vec<AudioCodec>,
+    /// Offer RFC 4733 telephone-event.
+    pub telephone_event: bool,
+    /// Digest credentials.
+    pub credentials: Option<Credentials>,
+    /// Calls to place.
+    pub calls: u64,
+    /// Calls per second.
+    pub rate: f64,
+    /// Most calls in progress at once.
+    pub max_concurrent: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// SIP timers.
+    pub timers: TimerConfig,
+    /// CANCEL after this long without an answer.
+    pub answer_timeout: Duration,
+    /// How long to stay in the call after the answer.
+    pub hold: Duration,
+    /// What the caller sends.
+    pub audio: AudioSource,
+    /// Fail calls in which no voice was heard.
+    pub expect_voice: bool,
+    /// Fail calls without RTP from the far end.
+    pub expect_media: bool,
+    /// Fail calls with no RTP this long after the answer.
+    pub media_timeout: Duration,
+    /// Speech threshold for first-voice detection, dBov.
+    pub voice_threshold_dbov: f64,
+}
+
+/// What a finished run hands to the report.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Aggregates.
+    pub metrics: RunMetrics,
+    /// Wall-clock duration of the run.
+    pub duration: Duration,
+    /// Failed calls, the first [`MAX_FAILED_KEPT`] of them.
+    pub failed_calls: Vec<CallRecord>,
+    /// Messages the dispatcher could not deliver.
+    pub dispatch: DispatchStats,
+    /// Local SIP address used.
+    pub local_addr: SocketAddr,
+    /// The OPTIONS ping sent before the first call.
+    pub preflight: Preflight,
+}
+
+/// What the target said to an OPTIONS ping before the run (RFC 3261 §11).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Preflight {
+    /// A final response: the target is there.
+    Answered {
+        /// Status code.
+        code: u16,
+        /// Round-trip time, ms.
+        rtt_ms: f64,
+    },
+    /// No answer within the wait.
+    NoAnswer {
+        /// How long we waited, ms.
+        waited_ms: f64,
+    },
+    /// The transport failed (e.g. TCP connection refused).
+    TransportError {
+        /// The error.
+        detail: String,
+    },
+}
+
+/// How long the pre-run OPTIONS ping waits for an answer.
+pub const PREFLIGHT_WAIT: Duration = Duration::from_secs(2);
+
+async fn preflight(
+    plan: &RunPlan,
+    socket: &SipSocket,
+    routes: &Routes,
+    local: &LocalEndpoint,
+) -> Preflight {
+    use crate::sip::options::{OptionsPing, PingResult};
+    let start = now();
+    let mut ping = OptionsPing::new(&plan.target, local, plan.timers, plan.seed ^ 0x0971, start);
+    let mut rx = routes.register(ping.call_id());
+    let give_up = start + PREFLIGHT_WAIT;
+    let mut error = String::new();
+    let result = loop {
+        while let Some(m) = ping.poll_transmit() {
+            match socket.send(&m.to_bytes(), plan.target_addr).await {
+                Ok(at) => ping.on_sent(at),
+                Err(e) => {
+                    error = e.to_string();
+                    ping.handle_transport_error(now());
+                }
+            }
+        }
+        if let Some(r) = ping.result() {
+            break r.clone();
+        }
+        let deadline = ping.poll_timeout().unwrap_or(give_up).min(give_up);
+        tokio::select! {
+            m = rx.recv() => match m {
+                Some(dispatch::CallInput::Message(m, at)) => ping.handle_message(m, at),
+                Some(dispatch::CallInput::FlowClosed(at)) => ping.handle_transport_error(at),
+                None => break PingResult::Timeout,
+            },
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                let t = now();
+                if t >= give_up {
+                    break PingResult::Timeout;
+                }
+                ping.handle_timeout(t);
+            }
+        }
+    };
+    routes.unregister(ping.call_id());
+    match result {
+        PingResult::Answered { code, rtt } => Preflight::Answered {
+            code,
+            rtt_ms: rtt.as_secs_f64() * 1000.0,
+        },
+        PingResult::Timeout => Preflight::NoAnswer {
+            waited_ms: now().saturating_duration_since(start).as_secs_f64() * 1000.0,
+        },
+        PingResult::TransportError => Preflight::TransportError { detail: error },
+    }
+}
+
+/// How many failed call records the summary keeps (all are in `calls.jsonl`).
+pub const MAX_FAILED_KEPT: usize = 1000;
+
+/// A pair of RTP/RTCP sockets on adjacent ports, RTP even (RFC 3550 §11).
+pub struct RtpPair {
+    /// RTP socket.
+    pub rtp: UdpSocket,
+    /// RTCP socket (RTP port + 1).
+    pub rtcp: UdpSocket,
+    /// The RTP port.
+    pub rtp_port: u16,
+}
+
+impl RtpPair {
+    /// Binds an even/odd pair on `ip`.
+    pub async fn bind(ip: IpAddr) -> std::io::Result<RtpPair> {
+        let mut last = None;
+        for _ in 0..64 {
+            let rtp = transport::bind_udp(SocketAddr::new(ip, 0))?;
+            let port = rtp.local_addr()?.port();
+            if port % 2 != 0 || port == u16::MAX {
+                continue;
+            }
+            match transport::bind_udp(SocketAddr::new(ip, port + 1)) {
+                Ok(rtcp) => {
+                    return Ok(RtpPair {
+                        rtp,
+                        rtcp,
+                        rtp_port: port,
+                    })
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no even/odd port pair free")))
+    }
+}
+
+/// Shared by the calls of a run.
+pub(crate) struct CallContext {
+    pub plan: RunPlan,
+    pub socket: SipSocket,
+    pub routes: Routes,
+    pub local: LocalEndpoint,
+    pub target_addr: SocketAddr,
+    pub origin: Instant,
+}
+
+#[allow(clippy::disallowed_methods)] // driver: the scheduler reads the clock
+fn now() -> Instant {
+    Instant::now()
+}
+
+/// Resolves the host and port of a SIP URI (default port 5060).
+pub async fn resolve_target(uri: &Uri) -> Result<SocketAddr, EngineError> {
+    let host = uri.host_with_port.host.to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri
+        .host_with_port
+        .port
+        .as_ref()
+        .map(|p| p.value())
+        .unwrap_or(5060);
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let mut addrs = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| EngineError::Resolve {
+            target: uri.to_string(),
+            reason: e.to_string(),
+        })?;
+    addrs.next().ok_or_else(|| EngineError::Resolve {
+        target: uri.to_string(),
+        reason: "no address".into(),
+    })
+}
+
+/// Places the plan's calls and collects their records. `calls.jsonl` (one record per line,
+/// written as each call ends) goes into `out_dir` when given.
+pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, EngineError> {
+    let (socket, inbound) = SipSocket::bind(plan.transport, plan.local, false).await?;
+    let bound = socket.local_addr();
+    let advertised_ip = if bound.ip().is_unspecified() {
+        transport::route_source(plan.target_addr).unwrap_or(bound.ip())
+    } else {
+        bound.ip()
+    };
+    let local = LocalEndpoint {
+        transport: plan.transport,
+        addr: SocketAddr::new(advertised_ip, bound.port()),
+        user: "callcert".into(),
+    };
+    let routes = Routes::default();
+    tokio::spawn(dispatch::dispatch(
+        inbound,
+        socket.clone(),
+        routes.clone(),
+        None,
+    ));
+    let mut log = match &out_dir {
+        Some(dir) => {
+            let path = dir.join("calls.jsonl");
+            std::fs::create_dir_all(dir).map_err(|source| EngineError::Output {
+                path: dir.clone(),
+                source,
+            })?;
+            let f = std::fs::File::create(&path)
+                .map_err(|source| EngineError::Output { path, source })?;
+            Some(std::io::BufWriter::new(f))
+        }
+        None => None,
+    };
+    let preflight = preflight(&plan, &socket, &routes, &local).await;
+    if !matches!(preflight, Preflight::Answered { .. }) {
+        tracing::warn!(target = %plan.target, ?preflight, "target did not answer OPTIONS");
+    }
+    let origin = now();
+    let ctx = Arc::new(CallContext {
+        target_addr: plan.target_addr,
+        plan,
+        socket,
+        routes: routes.clone(),
+        local,
+        origin,
+    });
+    let (rec_tx, mut rec_rx) = mpsc::unbounded_channel::<CallRecord>();
+    let total = ctx.plan.calls;
+    let launcher = {
+        let ctx = ctx.clone();
+        let rec_tx = rec_tx.clone();
+        tokio::spawn(async move {
+            let sem = Arc::new(Semaphore::new(ctx.plan.max_concurrent.max(1)));
+            let interval = Duration::from_secs_f64(1.0 / ctx.plan.rate);
+            for i in 0..total {
+                // Absolute schedule: lateness never accumulates, and the scheduled time stays the
+                // latency origin of the call.
+                let due = ctx.origin + interval.mul_f64(i as f64);
+                timer::sleep_until(due).await;
+                let Ok(permit) = sem.clone().acquire_owned().await else {
+                    return;
+                };
+                let ctx = ctx.clone();
+                let rec_tx = rec_tx.clone();
+                tokio::spawn(async move {
+                    call::run_call(ctx, i, due, rec_tx).await;
+                    drop(permit);
+                });
+            }
+        })
+    };
+    drop(rec_tx);
+    let mut metrics = RunMetrics::default();
+    let mut failed = Vec::new();
+    let mut received = 0u64;
+    while received < total {
+        let Some(r) = rec_rx.recv().await else {
+            break;
+        };
+        received += 1;
+        metrics.record(&r);
+        if let Some(w) = log.as_mut() {
+            if let Ok(line) = serde_json::to_string(&r) {
+                let _ = writeln!(w, "{line}");
+            }
+        }
+        if !r.succeeded() && failed.len() < MAX_FAILED_KEPT {
+            failed.push(r);
+        }
+    }
+    launcher.abort();
+    if let Some(mut w) = log {
+        let _ = w.flush();
+    }
+    Ok(RunResult {
+        metrics,
+        duration: now().saturating_duration_since(origin),
+        failed_calls: failed,
+        dispatch: routes.stats(),
+        local_addr: ctx.local.addr,
+        preflight,
+    })
+}

@@ -1,1 +1,347 @@
-//! report
+//! Reports of a run: `report.json` (schema in `schemas/report.schema.json`) and the end-of-run
+//! terminal summary.
+
+use crate::engine::record::{CallRecord, FailureKind};
+use crate::engine::{dispatch::DispatchStats, RunPlan, RunResult};
+use crate::metrics::DelaySummary;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Version of the report.json layout; bumped on incompatible changes.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// Errors writing a report.
+#[derive(Debug, Error)]
+pub enum ReportError {
+    /// The file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Serialization failed.
+    #[error("cannot serialize the report: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// What produced the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolInfo {
+    /// `callcert`.
+    pub name: &'static str,
+    /// Package version.
+    pub version: &'static str,
+}
+
+/// The run's configuration as the report records it (no credentials).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    /// Scenario name.
+    pub scenario: String,
+    /// Target URI.
+    pub target: String,
+    /// Resolved target address.
+    pub target_addr: String,
+    /// Local SIP address.
+    pub local_addr: String,
+    /// `udp` or `tcp`.
+    pub transport: String,
+    /// Calls planned.
+    pub calls: u64,
+    /// Calls per second.
+    pub rate: f64,
+    /// Concurrency cap.
+    pub max_concurrent: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Codecs offered.
+    pub codecs: Vec<String>,
+    /// Hold time after answer, seconds.
+    pub hold_s: f64,
+    /// Answer timeout, seconds.
+    pub answer_timeout_s: f64,
+    /// Whether digest credentials were configured (never their values).
+    pub authenticated: bool,
+    /// Start of the run, Unix seconds.
+    pub started_unix_s: f64,
+    /// Duration of the run, seconds.
+    pub duration_s: f64,
+}
+
+/// Call counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallCounts {
+    /// Calls placed.
+    pub attempted: u64,
+    /// Calls answered (2xx).
+    pub answered: u64,
+    /// Calls that succeeded.
+    pub succeeded: u64,
+    /// Calls that failed.
+    pub failed: u64,
+}
+
+/// The delay metrics, each with its SPEC id when it has one.
+#[derive(Debug, Clone, Serialize)]
+pub struct DelayMetrics {
+    /// INVITE → first 180/183.
+    pub post_dial_delay: Option<DelaySummary>,
+    /// INVITE → 200 OK (SYS-SETUP-RESPONSE).
+    pub setup_time: Option<DelaySummary>,
+    /// INVITE → first voice (ACC-CONNECT-DELAY).
+    pub connect_delay: Option<DelaySummary>,
+    /// INVITE → 100 Trying.
+    pub trying_delay: Option<DelaySummary>,
+    /// Scheduled start → INVITE on the wire.
+    pub launch_lateness: Option<DelaySummary>,
+}
+
+/// Media totals.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaTotals {
+    /// RTP packets received.
+    pub rtp_received: u64,
+    /// RTP packets lost.
+    pub rtp_lost: i64,
+    /// Largest per-call RFC 3550 jitter, ms.
+    pub max_jitter_ms: f64,
+}
+
+/// Retransmission totals.
+#[derive(Debug, Clone, Serialize)]
+pub struct Retransmissions {
+    /// Sent by us.
+    pub sent: u64,
+    /// Received from the far end.
+    pub received: u64,
+}
+
+/// The whole `report.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Layout version.
+    pub schema_version: u32,
+    /// Producer.
+    pub tool: ToolInfo,
+    /// Configuration.
+    pub run: RunInfo,
+    /// The OPTIONS ping before the first call.
+    pub preflight: crate::engine::Preflight,
+    /// Counts.
+    pub calls: CallCounts,
+    /// Answered ÷ attempted.
+    pub connect_rate: Option<f64>,
+    /// Succeeded ÷ attempted.
+    pub success_rate: Option<f64>,
+    /// Delays.
+    pub metrics: DelayMetrics,
+    /// Failed calls by reason.
+    pub failures: BTreeMap<FailureKind, u64>,
+    /// Final SIP error codes.
+    pub sip_codes: BTreeMap<String, u64>,
+    /// Retransmissions.
+    pub retransmissions: Retransmissions,
+    /// Media.
+    pub media: MediaTotals,
+    /// Inbound messages not delivered to a call.
+    pub inbound: DispatchStats,
+    /// The first failed calls, in full.
+    pub failed_calls: Vec<CallRecord>,
+}
+
+impl Report {
+    /// Builds the report of a finished run.
+    pub fn new(plan: &RunPlan, result: &RunResult, started_unix_s: f64) -> Report {
+        let m = &result.metrics;
+        Report {
+            schema_version: REPORT_SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "callcert",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            run: RunInfo {
+                scenario: plan.name.clone(),
+                target: plan.target.to_string(),
+                target_addr: plan.target_addr.to_string(),
+                local_addr: result.local_addr.to_string(),
+                transport: plan.transport.via_token().to_ascii_lowercase(),
+                calls: plan.calls,
+                rate: plan.rate,
+                max_concurrent: plan.max_concurrent,
+                seed: plan.seed,
+                codecs: plan.codecs.iter().map(|c| format!("{c:?}")).collect(),
+                hold_s: plan.hold.as_secs_f64(),
+                answer_timeout_s: plan.answer_timeout.as_secs_f64(),
+                authenticated: plan.credentials.is_some(),
+                started_unix_s,
+                duration_s: result.duration.as_secs_f64(),
+            },
+            preflight: result.preflight.clone(),
+            calls: CallCounts {
+                attempted: m.attempted,
+                answered: m.answered,
+                succeeded: m.succeeded,
+                failed: m.failed(),
+            },
+            connect_rate: m.connect_rate(),
+            success_rate: m.success_rate(),
+            metrics: DelayMetrics {
+                post_dial_delay: m.post_dial_delay.summary(),
+                setup_time: m.setup_time.summary(),
+                connect_delay: m.connect_delay.summary(),
+                trying_delay: m.trying_delay.summary(),
+                launch_lateness: m.launch_lateness.summary(),
+            },
+            failures: m.failures.clone(),
+            sip_codes: m
+                .sip_codes
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            retransmissions: Retransmissions {
+                sent: m.retransmissions_sent,
+                received: m.retransmissions_received,
+            },
+            media: MediaTotals {
+                rtp_received: m.rtp_received,
+                rtp_lost: m.rtp_lost,
+                max_jitter_ms: m.max_jitter_ms,
+            },
+            inbound: result.dispatch.clone(),
+            failed_calls: result.failed_calls.clone(),
+        }
+    }
+
+    /// Writes `report.json` into `dir`.
+    pub fn write_json(&self, dir: &Path) -> Result<PathBuf, ReportError> {
+        let path = dir.join("report.json");
+        std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let text = serde_json::to_string_pretty(self)?;
+        std::fs::write(&path, text).map_err(|source| ReportError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    }
+
+    /// The end-of-run terminal summary.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let r = &self.run;
+        let _ = writeln!(
+            s,
+            "\ncallcert {} — scenario {} → {} ({}), {} calls at {}/s, seed {}",
+            self.tool.version, r.scenario, r.target, r.transport, r.calls, r.rate, r.seed
+        );
+        match &self.preflight {
+            crate::engine::Preflight::Answered { code, rtt_ms } => {
+                let _ = writeln!(
+                    s,
+                    "  target ...............: answered OPTIONS with {code} in {rtt_ms:.2} ms"
+                );
+            }
+            crate::engine::Preflight::NoAnswer { waited_ms } => {
+                let _ = writeln!(s, "  target ...............: NO ANSWER to OPTIONS within {waited_ms:.0} ms (unreachable or not a SIP endpoint?)");
+            }
+            crate::engine::Preflight::TransportError { detail } => {
+                let _ = writeln!(s, "  target ...............: UNREACHABLE: {detail}");
+            }
+        }
+        let c = &self.calls;
+        let _ = writeln!(
+            s,
+            "  calls ................: {} attempted, {} answered, {} succeeded, {} failed",
+            c.attempted, c.answered, c.succeeded, c.failed
+        );
+        if let Some(cr) = self.connect_rate {
+            let _ = writeln!(s, "  connect rate .........: {:.2} %", cr * 100.0);
+        }
+        let line = |s: &mut String, name: &str, d: &Option<DelaySummary>| {
+            if let Some(d) = d {
+                let id = d.spec_id.map(|i| format!(" [{i}]")).unwrap_or_default();
+                let _ = writeln!(
+                    s,
+                    "  {name:<21}: avg {:.1} ms  min {:.1}  p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1}  (n={}){id}",
+                    d.mean_ms, d.min_ms, d.p50_ms, d.p95_ms, d.p99_ms, d.max_ms, d.count
+                );
+            }
+        };
+        line(&mut s, "post-dial delay", &self.metrics.post_dial_delay);
+        line(&mut s, "setup time", &self.metrics.setup_time);
+        line(&mut s, "connect delay (voice)", &self.metrics.connect_delay);
+        line(&mut s, "launch lateness", &self.metrics.launch_lateness);
+        let _ = writeln!(
+            s,
+            "  SIP retransmissions ..: {} sent, {} received",
+            self.retransmissions.sent, self.retransmissions.received
+        );
+        let _ = writeln!(
+            s,
+            "  RTP ..................: {} received, {} lost, max jitter {:.2} ms",
+            self.media.rtp_received, self.media.rtp_lost, self.media.max_jitter_ms
+        );
+        if !self.failures.is_empty() {
+            let _ = writeln!(s, "  failures:");
+            for (k, n) in &self.failures {
+                let example = self
+                    .failed_calls
+                    .iter()
+                    .find_map(|r| r.failure.as_ref().filter(|f| f.kind == *k))
+                    .map(|f| f.detail.clone())
+                    .unwrap_or_default();
+                let _ = writeln!(s, "    {:<12} {n:>6}  e.g. {example}", format!("{k:?}"));
+            }
+        }
+        let malformed: u64 = self.inbound.malformed.values().sum();
+        if malformed > 0 {
+            let _ = writeln!(s, "  malformed SIP from the far end: {malformed}");
+            for (k, n) in &self.inbound.malformed {
+                let _ = writeln!(s, "    {n:>6}  {k}");
+            }
+        }
+        s
+    }
+}
+
+/// `YYYYMMDD-HHMMSS` (UTC) for a Unix time, used in output directory names.
+pub fn utc_stamp(unix_s: u64) -> String {
+    let days = (unix_s / 86_400) as i64;
+    let secs = unix_s % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_stamps() {
+        assert_eq!(utc_stamp(0), "19700101-000000");
+        assert_eq!(utc_stamp(951_782_400), "20000229-000000");
+        assert_eq!(utc_stamp(1_795_437_296), "20261123-123456");
+    }
+}

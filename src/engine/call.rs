@@ -1,0 +1,364 @@
+//! The driver of one outgoing call: owns the call's RTP sockets, feeds the sans-IO call leg and
+//! media session with wire-timestamped input, and produces the call's record.
+
+use super::dispatch::CallInput;
+use super::record::{CallMedia, CallRecord, CallTimeline, FailureKind};
+use super::{CallContext, RtpPair};
+use crate::media::{MediaConfig, MediaSession, RtpChannel};
+use crate::sip::dialog::{CallEvent, CallOutcome, UacCall, UacConfig};
+use crate::sip::sdp;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+#[allow(clippy::disallowed_methods)] // driver: reads the clock where packets are
+fn now() -> Instant {
+    Instant::now()
+}
+
+/// The media half of a call: sockets, session, where to send.
+struct MediaLeg {
+    sockets: RtpPair,
+    session: MediaSession,
+    remote_rtp: Option<SocketAddr>,
+    remote_rtcp: Option<SocketAddr>,
+    sending: bool,
+}
+
+impl MediaLeg {
+    async fn flush(&mut self) {
+        while let Some(t) = self.session.poll_transmit() {
+            let (sock, to) = match t.channel {
+                RtpChannel::Rtp => (&self.sockets.rtp, self.remote_rtp),
+                RtpChannel::Rtcp => (&self.sockets.rtcp, self.remote_rtcp),
+            };
+            if let Some(to) = to {
+                let _ = sock.send_to(self.session.transmit_buf(&t), to).await;
+            }
+        }
+    }
+
+    fn apply_remote(&mut self, neg: &sdp::NegotiatedMedia) {
+        self.remote_rtp = Some(neg.remote);
+        self.remote_rtcp = Some(SocketAddr::new(neg.remote.ip(), neg.remote.port() + 1));
+        if neg.remote.ip().is_unspecified() || neg.remote.port() == 0 {
+            // Hold with c=0.0.0.0 (RFC 3264 §8.4): stop sending, keep receiving.
+            self.remote_rtp = None;
+            self.remote_rtcp = None;
+        }
+    }
+}
+
+/// Places one call and returns its record once the call has ended. The task lingers afterwards
+/// (in the background) to absorb the far end's retransmissions.
+pub(crate) async fn run_call(
+    ctx: Arc<CallContext>,
+    index: u64,
+    scheduled: Instant,
+    records: mpsc::UnboundedSender<CallRecord>,
+) {
+    let plan = &ctx.plan;
+    let call_id = format!(
+        "{}-{index}@callcert",
+        crate::sip::dialog::random_token(
+            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(
+                plan.seed ^ index.rotate_left(17)
+            ),
+            12
+        )
+    );
+    let mut tl = CallTimeline::new(index, call_id.clone(), ctx.origin, scheduled);
+    let sockets = match RtpPair::bind(ctx.local.addr.ip()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tl.fail(FailureKind::Local, format!("cannot bind RTP ports: {e}"));
+            tl.record.ended_ms = tl.ms(now());
+            let _ = records.send(tl.record);
+            return;
+        }
+    };
+    let rtp_port = sockets.rtp_port;
+    let offer = sdp::build_offer(&sdp::OfferParams {
+        addr: ctx.local.addr.ip(),
+        rtp_port,
+        codecs: &plan.codecs,
+        telephone_event_pt: plan.telephone_event.then_some(101),
+        session_id: ctx.plan.seed.wrapping_add(index),
+        version: 1,
+        direction: sdp::Direction::SendRecv,
+    });
+    let media_cfg = MediaConfig {
+        codec: plan.codecs[0].into(),
+        source: plan.audio.clone(),
+        seed: plan.seed.wrapping_mul(31).wrapping_add(index),
+        rtcp_interval: Duration::from_secs(5),
+        telephone_event_pt: None,
+        voice_threshold_dbov: plan.voice_threshold_dbov,
+        loop_source: true,
+    };
+    let mut rx = ctx.routes.register(&call_id);
+    let start = now();
+    let mut media = MediaLeg {
+        sockets,
+        session: MediaSession::new(media_cfg, start),
+        remote_rtp: None,
+        remote_rtcp: None,
+        sending: false,
+    };
+    let mut call = UacCall::new(
+        UacConfig {
+            target: plan.target.clone(),
+            from: plan.from.clone(),
+            to: format!("<{}>", plan.target),
+            local: ctx.local.clone(),
+            offer: offer.clone(),
+            credentials: plan.credentials.clone(),
+            answer_timeout: plan.answer_timeout,
+            timers: plan.timers,
+            seed: plan.seed ^ (index << 20) ^ 0x5eed,
+            call_id: call_id.clone(),
+        },
+        start,
+    );
+    // Bound on the whole call so that every placed call ends up in the results.
+    let hard_deadline = start + plan.answer_timeout + plan.hold + plan.timers.t1 * 64 * 2;
+    let mut hangup_at: Option<Instant> = None;
+    let mut media_check_at: Option<Instant> = None;
+    let mut reported = false;
+    let mut linger_until: Option<Instant> = None;
+    let mut last_transport_error = String::new();
+    let mut rtp_buf = vec![0u8; 2048];
+    let mut rtcp_buf = vec![0u8; 2048];
+
+    loop {
+        // Put everything the state machines want sent on the wire, timestamped.
+        while let Some(m) = call.poll_transmit() {
+            let bytes = m.to_bytes();
+            match ctx.socket.send(&bytes, ctx.target_addr).await {
+                Ok(at) => tl.on_sent(&m, at),
+                Err(e) => {
+                    last_transport_error = e.to_string();
+                    call.handle_transport_error(now());
+                }
+            }
+        }
+        media.flush().await;
+
+        while let Some(ev) = call.poll_event() {
+            let t = now();
+            match ev {
+                CallEvent::Provisional {
+                    sdp: Some(body), ..
+                } => {
+                    // Early media (RFC 3960): receive the announcement before the answer.
+                    if let Ok(neg) = sdp::negotiated_from_answer(&body, &plan.codecs) {
+                        media.apply_remote(&neg);
+                    }
+                }
+                CallEvent::Provisional { .. } => {}
+                CallEvent::Answered { sdp: body } => {
+                    match body
+                        .as_deref()
+                        .map(|b| sdp::negotiated_from_answer(b, &plan.codecs))
+                    {
+                        Some(Ok(neg)) => {
+                            media.apply_remote(&neg);
+                            media.session.set_codec(neg.codec.into());
+                            media.session.start_sending(t);
+                            media.sending = true;
+                            hangup_at = Some(t + plan.hold);
+                            media_check_at = plan.expect_media.then(|| t + plan.media_timeout);
+                        }
+                        Some(Err(e)) => {
+                            tl.fail(FailureKind::BadSdp, format!("SDP answer: {e}"));
+                            call.hangup(t);
+                        }
+                        None => {
+                            tl.fail(FailureKind::BadSdp, "200 OK without SDP answer");
+                            call.hangup(t);
+                        }
+                    }
+                }
+                CallEvent::Reoffer { sdp: body } => {
+                    let answer = match sdp::parse_sdp(&body) {
+                        Ok(o) if !body.is_empty() => {
+                            match sdp::answer(&o, &plan.codecs, ctx.local.addr.ip(), rtp_port) {
+                                Ok(a) => {
+                                    media.apply_remote(&a.negotiated);
+                                    a.sdp
+                                }
+                                Err(_) => offer.clone(),
+                            }
+                        }
+                        _ => offer.clone(),
+                    };
+                    call.answer_reoffer(&answer, t);
+                }
+                CallEvent::Ended(outcome) => {
+                    finish(&mut tl, &outcome, &media, plan, &last_transport_error);
+                    tl.record.retransmissions_sent = call.retransmissions_sent();
+                    tl.record.retransmissions_received = call.retransmissions_received();
+                    tl.record.ended_ms = tl.ms(t);
+                    let _ = records.send(tl.record.clone());
+                    reported = true;
+                    media.sending = false;
+                    linger_until = Some(t + ctx.plan.timers.t1 * 64);
+                }
+            }
+        }
+        if reported && call.is_done() {
+            break;
+        }
+        let mut deadline = hard_deadline;
+        for d in [
+            call.poll_timeout(),
+            media
+                .sending
+                .then(|| media.session.poll_timeout())
+                .flatten(),
+            hangup_at,
+            media_check_at,
+            linger_until,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            deadline = deadline.min(d);
+        }
+        if call.has_pending_output() {
+            continue;
+        }
+        tokio::select! {
+            input = rx.recv() => match input {
+                Some(CallInput::Message(m, at)) => {
+                    tl.on_received(&m, at);
+                    call.handle_message(m, at);
+                }
+                Some(CallInput::FlowClosed(at)) => {
+                    last_transport_error = "signalling connection closed".into();
+                    call.handle_transport_error(at);
+                }
+                None => break,
+            },
+            r = media.sockets.rtp.recv_from(&mut rtp_buf) => {
+                if let Ok((n, _)) = r {
+                    let at = now();
+                    tl.on_first_rtp(at);
+                    media.session.handle_rtp(&rtp_buf[..n], at);
+                }
+            },
+            r = media.sockets.rtcp.recv_from(&mut rtcp_buf) => {
+                if let Ok((n, _)) = r {
+                    media.session.handle_rtcp(&rtcp_buf[..n], now());
+                }
+            },
+            _ = super::timer::sleep_until(deadline) => {
+                let t = now();
+                if call.poll_timeout().is_some_and(|d| d <= t) {
+                    call.handle_timeout(t);
+                }
+                if media.sending {
+                    media.session.handle_timeout(t);
+                }
+                if media_check_at.is_some_and(|d| d <= t) {
+                    media_check_at = None;
+                    if media.session.stats().rx_packets == 0 {
+                        tl.fail(
+                            FailureKind::NoMedia,
+                            format!("no RTP within {:?} of the answer", plan.media_timeout),
+                        );
+                        hangup_at = None;
+                        call.hangup(t);
+                    }
+                }
+                if hangup_at.is_some_and(|d| d <= t) {
+                    hangup_at = None;
+                    call.hangup(t);
+                }
+                if linger_until.is_some_and(|d| d <= t) {
+                    break;
+                }
+                if t >= hard_deadline {
+                    if !reported {
+                        tl.fail(FailureKind::Timeout, "call exceeded its overall deadline");
+                        tl.record.ended_ms = tl.ms(t);
+                        let _ = records.send(tl.record.clone());
+                        reported = true;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    if !reported {
+        tl.fail(FailureKind::Local, "call task ended before the call did");
+        tl.record.ended_ms = tl.ms(now());
+        let _ = records.send(tl.record);
+    }
+    ctx.routes.unregister(&call_id);
+}
+
+/// Maps the signalling outcome and the media statistics onto the record's verdict.
+fn finish(
+    tl: &mut CallTimeline,
+    outcome: &CallOutcome,
+    media: &MediaLeg,
+    plan: &super::RunPlan,
+    transport_error: &str,
+) {
+    let stats = media.session.stats();
+    if let Some(at) = stats.first_voice_at {
+        tl.on_first_voice(at);
+    }
+    if let Some(at) = stats.first_rtp_at {
+        tl.on_first_rtp(at);
+    }
+    if tl.record.answered_ms.is_some() || stats.rx_packets > 0 {
+        tl.record.media = Some(CallMedia {
+            codec: media.session.codec_name().to_string(),
+            tx_packets: stats.tx_packets,
+            rx_packets: stats.rx_packets,
+            rx_lost: stats.lost,
+            rx_jitter_ms: stats.jitter_ms,
+            malformed: stats.malformed,
+            rtt_ms: stats.rtt_ms,
+        });
+    }
+    match outcome {
+        CallOutcome::Completed | CallOutcome::RemoteHangup => {
+            if stats.rx_packets == 0 && plan.expect_media {
+                tl.fail(FailureKind::NoMedia, "no RTP received during the call");
+            } else if plan.expect_media && plan.expect_voice && stats.first_voice_at.is_none() {
+                tl.fail(
+                    FailureKind::NoVoice,
+                    "RTP received but no voice above threshold",
+                );
+            }
+        }
+        CallOutcome::Rejected { code, reason } => {
+            tl.fail(FailureKind::SipError, format!("{code} {reason}"))
+        }
+        CallOutcome::NoAnswer => tl.fail(
+            FailureKind::NoAnswer,
+            format!("not answered within {:?}; cancelled", plan.answer_timeout),
+        ),
+        CallOutcome::Timeout => {
+            let detail = if tl.record.first_100_ms.is_none() && tl.record.first_18x_ms.is_none() {
+                "no response to INVITE (Timer B): target unreachable or not answering"
+            } else {
+                "no final response to INVITE (Timer B)"
+            };
+            tl.fail(FailureKind::Timeout, detail)
+        }
+        CallOutcome::TransportError => tl.fail(
+            FailureKind::Transport,
+            if transport_error.is_empty() {
+                "transport error".to_string()
+            } else {
+                transport_error.to_string()
+            },
+        ),
+        CallOutcome::ByeTimeout => tl.fail(FailureKind::ByeTimeout, "no response to BYE"),
+    }
+}

@@ -1,0 +1,114 @@
+//! The validated scenario: what `callcert run` executes.
+
+use crate::sip::auth::Credentials;
+use crate::sip::dialog::TransportKind;
+use crate::sip::rsip::Uri;
+use crate::sip::sdp::AudioCodec;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A loaded, validated scenario file; every default is filled in and every path resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// `name`: shown in reports.
+    pub name: String,
+    /// The file it was loaded from, as named to the loader.
+    pub source: PathBuf,
+    /// `target`: Request-URI of each INVITE (sip:, sips: or tel:).
+    pub target: Uri,
+    /// `transport` (default UDP).
+    pub transport: TransportKind,
+    /// `local`: address to bind (default `0.0.0.0:0`, or `[::]:0` for an IPv6 target).
+    pub local: SocketAddr,
+    /// `from`: the From URI, if set (else the engine derives one from `local`).
+    pub from: Option<Uri>,
+    /// Codecs to offer, preferred (`codec`) first; never empty.
+    pub codecs: Vec<AudioCodec>,
+    /// `telephone_event`: offer RFC 4733 DTMF (default true).
+    pub telephone_event: bool,
+    /// `credentials`, with `password_env` already resolved.
+    pub credentials: Option<Credentials>,
+    /// `calls`: how many calls to place in total (≥ 1).
+    pub calls: u64,
+    /// `rate`: new calls per second (> 0).
+    pub rate: f64,
+    /// `max_concurrent`: cap on simultaneous calls, if any.
+    pub max_concurrent: Option<u32>,
+    /// `seed` of every random choice of the run (default 1; never taken from the clock).
+    pub seed: u64,
+    /// `timers`: SIP transaction timers.
+    pub timers: Timers,
+    /// `call`: what each call does.
+    pub call: CallPlan,
+}
+
+impl Scenario {
+    /// The preferred codec (`codec`, the first of `codecs`).
+    pub fn codec(&self) -> AudioCodec {
+        self.codecs.first().copied().unwrap_or(AudioCodec::Pcmu)
+    }
+}
+
+/// SIP timers (RFC 3261 §17.1.1.1, Table 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    /// T1: RTT estimate (default 500 ms).
+    pub t1: Duration,
+    /// T2: maximum retransmit interval for non-INVITE requests and INVITE responses (default 4 s).
+    pub t2: Duration,
+    /// T4: maximum duration a message remains in the network (default 5 s).
+    pub t4: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What each call of the scenario does, and when it counts as failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallPlan {
+    /// CANCEL when no final response came this long after the INVITE (default 32 s = 64·T1).
+    pub answer_timeout: Duration,
+    /// How long to stay in the call after the 200 OK before sending BYE (default 3 s).
+    pub hold: Duration,
+    /// What the caller sends (default silence).
+    pub audio: CallerAudio,
+    /// Fail the call as "no voice" if no voice was heard by hangup (default true).
+    pub expect_voice: bool,
+    /// Expect RTP from the far end at all; false for peers that send none (default true).
+    pub expect_media: bool,
+    /// Fail the call as "no media" if no RTP arrived this long after the 200 OK (default 2 s).
+    pub media_timeout: Duration,
+    /// Level above which received audio counts as voice, in dBov (default -35).
+    pub voice_threshold_dbov: f64,
+}
+
+impl Default for CallPlan {
+    fn default() -> Self {
+        CallPlan {
+            answer_timeout: Duration::from_secs(32),
+            hold: Duration::from_secs(3),
+            audio: CallerAudio::Silence,
+            expect_voice: true,
+            expect_media: true,
+            media_timeout: Duration::from_secs(2),
+            voice_threshold_dbov: -35.0,
+        }
+    }
+}
+
+/// The audio a caller plays into the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerAudio {
+    /// Digital silence (still sent as RTP, so the far end sees media).
+    Silence,
+    /// A WAV file (8 kHz mono 16-bit PCM), resolved against the scenario file's folder.
+    File(PathBuf),
+}

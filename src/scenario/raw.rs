@@ -1,0 +1,406 @@
+//! The scenario file as written (serde shape, with source spans) and its validation into
+//! [`Scenario`].
+
+use super::error::ScenarioError;
+use super::model::{CallPlan, CallerAudio, Scenario, Timers};
+use super::yaml::{check_codecs, invalid, position, Dur, EnvLookup};
+use crate::sip::auth::Credentials;
+use crate::sip::dialog::TransportKind;
+use crate::sip::rsip::{Host, Uri};
+use crate::sip::sdp::AudioCodec;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+fn yes() -> bool {
+    true
+}
+
+/// Top level of a scenario file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScenario {
+    name: Spanned<String>,
+    target: Spanned<String>,
+    #[serde(default)]
+    transport: Option<TransportKind>,
+    #[serde(default)]
+    local: Option<Spanned<String>>,
+    #[serde(default)]
+    from: Option<Spanned<String>>,
+    #[serde(default)]
+    codec: Option<Spanned<AudioCodec>>,
+    #[serde(default)]
+    codecs: Option<Spanned<Vec<AudioCodec>>>,
+    #[serde(default = "yes")]
+    telephone_event: bool,
+    #[serde(default)]
+    credentials: Option<Spanned<RawCredentials>>,
+    calls: Spanned<u64>,
+    rate: Spanned<f64>,
+    #[serde(default)]
+    max_concurrent: Option<Spanned<u32>>,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default)]
+    timers: Option<RawTimers>,
+    #[serde(default)]
+    call: Option<RawCall>,
+}
+
+/// `credentials:`; no `Debug`, it may hold a password.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCredentials {
+    username: Spanned<String>,
+    #[serde(default)]
+    password: Option<Spanned<String>>,
+    #[serde(default)]
+    password_env: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimers {
+    #[serde(default)]
+    t1: Option<Spanned<Dur>>,
+    #[serde(default)]
+    t2: Option<Spanned<Dur>>,
+    #[serde(default)]
+    t4: Option<Spanned<Dur>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCall {
+    #[serde(default)]
+    answer_timeout: Option<Spanned<Dur>>,
+    #[serde(default)]
+    hold: Option<Spanned<Dur>>,
+    #[serde(default)]
+    audio: Option<Spanned<String>>,
+    #[serde(default = "yes")]
+    expect_voice: bool,
+    #[serde(default = "yes")]
+    expect_media: bool,
+    #[serde(default)]
+    media_timeout: Option<Spanned<Dur>>,
+    #[serde(default)]
+    voice_threshold_dbov: Option<Spanned<f64>>,
+}
+
+impl RawScenario {
+    /// Checks every value and fills in defaults (STYLE.md rule 9: validated once, at load).
+    pub(crate) fn validate(
+        self,
+        file: &Path,
+        env: EnvLookup<'_>,
+    ) -> Result<Scenario, ScenarioError> {
+        let name = self.name.value.trim().to_string();
+        if name.is_empty() {
+            return Err(invalid(file, &self.name, "name", "must not be empty"));
+        }
+        let target = parse_uri(&self.target.value, &["sip", "sips", "tel"])
+            .map_err(|m| invalid(file, &self.target, "target", m))?;
+        let local = match &self.local {
+            Some(l) => l.value.trim().parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    file,
+                    l,
+                    "local",
+                    format!(
+                        "invalid socket address {:?} (expected e.g. 127.0.0.1:0 or [::1]:5062)",
+                        l.value
+                    ),
+                )
+            })?,
+            None => default_local(&target),
+        };
+        let from = match &self.from {
+            Some(f) => Some(
+                parse_uri(&f.value, &["sip", "sips"]).map_err(|m| invalid(file, f, "from", m))?,
+            ),
+            None => None,
+        };
+        let codecs = preferred_codecs(file, self.codec.as_ref(), self.codecs.as_ref())?;
+        let credentials = match self.credentials {
+            Some(c) => Some(credentials(file, c, env)?),
+            None => None,
+        };
+        if self.calls.value < 1 {
+            return Err(invalid(file, &self.calls, "calls", "must be at least 1"));
+        }
+        let rate = self.rate.value;
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(invalid(
+                file,
+                &self.rate,
+                "rate",
+                format!("must be a positive number of calls per second, got {rate}"),
+            ));
+        }
+        if let Some(m) = &self.max_concurrent {
+            if m.value < 1 {
+                return Err(invalid(file, m, "max_concurrent", "must be at least 1"));
+            }
+        }
+        let timers = match self.timers {
+            Some(t) => timers(file, t)?,
+            None => Timers::default(),
+        };
+        let call = match self.call {
+            Some(c) => call_plan(file, c)?,
+            None => CallPlan::default(),
+        };
+        Ok(Scenario {
+            name,
+            source: file.to_path_buf(),
+            target,
+            transport: self.transport.unwrap_or(TransportKind::Udp),
+            local,
+            from,
+            codecs,
+            telephone_event: self.telephone_event,
+            credentials,
+            calls: self.calls.value,
+            rate,
+            max_concurrent: self.max_concurrent.map(|m| m.value),
+            seed: self.seed.unwrap_or(1),
+            timers,
+            call,
+        })
+    }
+}
+
+/// Parses a URI with rsip and checks its scheme is one of `schemes` and it names a host.
+fn parse_uri(text: &str, schemes: &[&str]) -> Result<Uri, String> {
+    let text = text.trim();
+    let wanted = schemes
+        .iter()
+        .map(|s| format!("{s}:"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let scheme_ok = text
+        .split_once(':')
+        .is_some_and(|(s, _)| schemes.iter().any(|w| w.eq_ignore_ascii_case(s)));
+    if !scheme_ok {
+        return Err(format!("invalid URI {text:?}: expected a {wanted} URI"));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+    {
+        return Err(format!(
+            "invalid URI {text:?}: no spaces or angle brackets allowed"
+        ));
+    }
+    let uri = Uri::try_from(text).map_err(|e| format!("invalid URI {text:?}: {e}"))?;
+    let is_tel = text
+        .get(..4)
+        .is_some_and(|s| s.eq_ignore_ascii_case("tel:"));
+    match &uri.host_with_port.host {
+        Host::IpAddr(_) => {}
+        Host::Domain(d) if is_tel => {
+            // RFC 3966 §3: global (+digits) or local number with visual separators.
+            let n = d.0.strip_prefix('+').unwrap_or(&d.0);
+            let ok = n.chars().any(|c| c.is_ascii_hexdigit())
+                && n.chars()
+                    .all(|c| c.is_ascii_hexdigit() || "*#-.()".contains(c));
+            if !ok {
+                return Err(format!("invalid URI {text:?}: bad telephone number"));
+            }
+        }
+        Host::Domain(d) => {
+            // RFC 3261 §25.1 hostname (IPv6 literals parse as IpAddr above).
+            let ok = !d.0.is_empty()
+                && !d.0.starts_with(['-', '.'])
+                && d.0
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            if !ok {
+                return Err(format!("invalid URI {text:?}: bad host {:?}", d.0));
+            }
+        }
+    }
+    Ok(uri)
+}
+
+/// `0.0.0.0:0`, or `[::]:0` when the target is an IPv6 literal.
+fn default_local(target: &Uri) -> SocketAddr {
+    match &target.host_with_port.host {
+        Host::IpAddr(IpAddr::V6(_)) => SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0),
+        _ => SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
+    }
+}
+
+/// `codecs` (or `[codec]`), with `codec` moved to the front.
+fn preferred_codecs(
+    file: &Path,
+    codec: Option<&Spanned<AudioCodec>>,
+    codecs: Option<&Spanned<Vec<AudioCodec>>>,
+) -> Result<Vec<AudioCodec>, ScenarioError> {
+    let Some(list) = codecs else {
+        return Ok(vec![codec.map_or(AudioCodec::Pcmu, |c| c.value)]);
+    };
+    let mut out = check_codecs(file, list, "codecs")?;
+    if let Some(c) = codec {
+        let Some(i) = out.iter().position(|x| *x == c.value) else {
+            return Err(invalid(
+                file,
+                c,
+                "codec",
+                format!(
+                    "{} is not in codecs",
+                    c.value.encoding_name().to_lowercase()
+                ),
+            ));
+        };
+        let preferred = out.remove(i);
+        out.insert(0, preferred);
+    }
+    Ok(out)
+}
+
+fn credentials(
+    file: &Path,
+    c: Spanned<RawCredentials>,
+    env: EnvLookup<'_>,
+) -> Result<Credentials, ScenarioError> {
+    let raw = &c.value;
+    let username = raw.username.value.trim();
+    if username.is_empty() {
+        return Err(invalid(
+            file,
+            &raw.username,
+            "credentials.username",
+            "must not be empty",
+        ));
+    }
+    match (&raw.password, &raw.password_env) {
+        (Some(p), None) => Ok(Credentials::new(username, p.value.clone())),
+        (None, Some(var)) => {
+            let name = var.value.trim();
+            if name.is_empty() {
+                return Err(invalid(
+                    file,
+                    var,
+                    "credentials.password_env",
+                    "must name a variable",
+                ));
+            }
+            Credentials::from_lookup(username, name, env).map_err(|_| ScenarioError::MissingEnv {
+                at: position(file, Some(var.referenced)),
+                field: "credentials.password_env".into(),
+                variable: name.to_string(),
+            })
+        }
+        (Some(_), Some(var)) => Err(invalid(
+            file,
+            var,
+            "credentials.password_env",
+            "set either password or password_env, not both",
+        )),
+        (None, None) => Err(invalid(
+            file,
+            &c,
+            "credentials",
+            "set one of password or password_env",
+        )),
+    }
+}
+
+fn positive(file: &Path, d: &Spanned<Dur>, field: &str) -> Result<Duration, ScenarioError> {
+    if d.value.0.is_zero() {
+        return Err(invalid(file, d, field, "must be greater than 0"));
+    }
+    Ok(d.value.0)
+}
+
+fn timers(file: &Path, t: RawTimers) -> Result<Timers, ScenarioError> {
+    let mut out = Timers::default();
+    if let Some(d) = &t.t1 {
+        out.t1 = positive(file, d, "timers.t1")?;
+    }
+    if let Some(d) = &t.t4 {
+        out.t4 = positive(file, d, "timers.t4")?;
+    }
+    if let Some(d) = &t.t2 {
+        out.t2 = d.value.0;
+    }
+    if out.t2 < out.t1 {
+        let (at, field) = match (&t.t2, &t.t1) {
+            (Some(d), _) => (position(file, Some(d.referenced)), "timers.t2"),
+            (None, Some(d)) => (position(file, Some(d.referenced)), "timers.t1"),
+            (None, None) => (position(file, None), "timers"),
+        };
+        return Err(ScenarioError::Invalid {
+            at,
+            field: field.into(),
+            message: "T2 must not be shorter than T1 (RFC 3261 §17.1.2.2)".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn call_plan(file: &Path, c: RawCall) -> Result<CallPlan, ScenarioError> {
+    let mut out = CallPlan {
+        expect_voice: c.expect_voice,
+        expect_media: c.expect_media,
+        ..CallPlan::default()
+    };
+    if let Some(d) = &c.answer_timeout {
+        out.answer_timeout = positive(file, d, "call.answer_timeout")?;
+    }
+    if let Some(d) = &c.hold {
+        out.hold = d.value.0;
+    }
+    if let Some(d) = &c.media_timeout {
+        out.media_timeout = positive(file, d, "call.media_timeout")?;
+    }
+    if let Some(v) = &c.voice_threshold_dbov {
+        if !(v.value.is_finite() && (-120.0..=0.0).contains(&v.value)) {
+            return Err(invalid(
+                file,
+                v,
+                "call.voice_threshold_dbov",
+                format!("must be between -120 and 0 dBov, got {}", v.value),
+            ));
+        }
+        out.voice_threshold_dbov = v.value;
+    }
+    if let Some(a) = &c.audio {
+        out.audio = resolve_audio(file, a, "call.audio")?;
+    }
+    Ok(out)
+}
+
+/// `silence`, or a WAV path relative to the configuration file's folder that must exist.
+fn resolve_audio(
+    file: &Path,
+    a: &Spanned<String>,
+    field: &str,
+) -> Result<CallerAudio, ScenarioError> {
+    let text = a.value.trim();
+    if text == "silence" {
+        return Ok(CallerAudio::Silence);
+    }
+    if text.is_empty() {
+        return Err(invalid(
+            file,
+            a,
+            field,
+            "expected `silence` or a WAV file path",
+        ));
+    }
+    let path = super::yaml::relative_to(file, text);
+    if !path.is_file() {
+        return Err(ScenarioError::FileNotFound {
+            at: position(file, Some(a.referenced)),
+            field: field.into(),
+            path,
+        });
+    }
+    Ok(CallerAudio::File(path))
+}

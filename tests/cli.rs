@@ -1,0 +1,104 @@
+//! The real binary: the demo end to end with its report validated against the committed JSON
+//! Schema, and exit code 104 with file, line, column and field for a malformed scenario.
+
+mod common;
+
+use common::*;
+use std::process::Stdio;
+
+#[test]
+fn demo_runs_and_its_report_matches_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = callcert()
+        .arg("demo")
+        .arg("--out")
+        .arg(&out)
+        .current_dir(root())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("post-dial delay"), "{stdout}");
+    let report = read_report(&out);
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report.json violates the schema: {errors:#?}"
+    );
+    assert_eq!(report["calls"]["attempted"], 20);
+    assert_eq!(
+        report["calls"]["succeeded"], 20,
+        "{:#}",
+        report["failed_calls"]
+    );
+    let lines = std::fs::read_to_string(out.join("calls.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 20, "every placed call has a record");
+    // A report with failures must validate too: make one by hand from a failed record shape.
+    let mut failing = report.clone();
+    failing["failed_calls"] = serde_json::json!([{
+        "index": 0, "call_id": "x", "scheduled_ms": 0.0, "invite_sent_ms": 0.1,
+        "first_100_ms": null, "first_18x_ms": null, "first_18x_code": null, "answered_ms": null,
+        "first_rtp_ms": null, "first_voice_ms": null, "bye_ms": null, "bye_by": null,
+        "ended_ms": 32000.0, "final_code": 503,
+        "failure": {"kind": "sip_error", "detail": "503 Service Unavailable"},
+        "retransmissions_sent": 0, "retransmissions_received": 0, "media": null
+    }]);
+    assert!(validator.is_valid(&failing));
+    failing["failed_calls"][0]["failure"]["kind"] = "bogus".into();
+    assert!(
+        !validator.is_valid(&failing),
+        "the schema must reject unknown failure kinds"
+    );
+}
+
+#[test]
+fn malformed_scenario_exits_104_naming_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.yaml");
+    std::fs::write(
+        &path,
+        "name: broken\ntarget: sip:ivr@127.0.0.1:5080\ncalls: 5\nrate: 10\ncall:\n  hold: 3 seconds\n",
+    )
+    .unwrap();
+    let o = callcert().arg("run").arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(104));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("broken.yaml:6:"), "{err}");
+    assert!(err.contains("hold"), "{err}");
+
+    std::fs::write(
+        &path,
+        "name: broken\ntarget: sip:ivr@127.0.0.1\ncals: 5\nrate: 10\n",
+    )
+    .unwrap();
+    let o = callcert().arg("run").arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(104));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("broken.yaml:3:"), "{err}");
+    assert!(err.contains("cals"), "{err}");
+}
+
+#[test]
+fn missing_scenario_file_is_an_invalid_configuration() {
+    let o = callcert()
+        .arg("run")
+        .arg("/nonexistent/x.yaml")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(104));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/x.yaml"));
+}
