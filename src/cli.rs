@@ -317,6 +317,7 @@ pub async fn build_plan(
         from,
         codecs: scn.codecs.clone(),
         telephone_event: scn.telephone_event,
+        preflight: scn.preflight,
         credentials: scn.credentials.clone(),
         calls,
         rate,

@@ -40,6 +40,8 @@ fn demo_runs_and_its_report_matches_the_schema() {
         "report.json violates the schema: {errors:#?}"
     );
     assert_eq!(report["calls"]["attempted"], 20);
+    assert_eq!(report["preflight"]["result"], "answered");
+    assert_eq!(report["target_responded"], true);
     assert_eq!(
         report["calls"]["succeeded"], 20,
         "{:#}",

@@ -72,6 +72,12 @@ async fn delays_match_the_reference_call_center_ground_truth() {
         "first voice {voice:?} want {want_voice}"
     );
     assert_eq!(m.retransmissions_sent, 0);
+    assert!(result.target_responded);
+    eprintln!(
+        "ground truth: PDD {:.3} ms (want {want_pdd}), setup {:.3} ms (want {want_setup}), \
+         first voice {:.3} ms (want {want_voice:.3})",
+        pdd.mean_ms, setup.mean_ms, voice.mean_ms
+    );
 }
 
 /// Nobody listens on the target: every call becomes a failed record with a reason, quickly
@@ -81,7 +87,7 @@ async fn unreachable_target_gives_failed_records_not_a_hang() {
     let port = common::free_port();
     let scn = plan_yaml(&format!(
         "name: unreachable\ntarget: sip:nobody@127.0.0.1:{port}\ncalls: 3\nrate: 10\n\
-         timers: {{ t1: 20ms }}\ncall:\n  answer_timeout: 5s\n"
+         preflight: true\ntimers: {{ t1: 20ms }}\ncall:\n  answer_timeout: 5s\n"
     ));
     let plan = build_plan(&scn, None, None, None).await.unwrap();
     let result = tokio::time::timeout(Duration::from_secs(20), callcert::engine::run(plan, None))
@@ -90,6 +96,12 @@ async fn unreachable_target_gives_failed_records_not_a_hang() {
         .unwrap();
     assert_eq!(result.metrics.attempted, 3);
     assert_eq!(result.metrics.failed(), 3);
+    assert!(!result.target_responded);
+    assert!(
+        matches!(result.preflight, Some(callcert::engine::Preflight::NoAnswer { .. })),
+        "{:?}",
+        result.preflight
+    );
     for r in &result.failed_calls {
         let f = r.failure.as_ref().unwrap();
         assert!(f.detail.contains("no response"), "{f:?}");

@@ -68,6 +68,8 @@ pub struct RunPlan {
     pub codecs: Vec<AudioCodec>,
     /// Offer RFC 4733 telephone-event.
     pub telephone_event: bool,
+    /// Ping the target with OPTIONS before the first call.
+    pub preflight: bool,
     /// Digest credentials.
     pub credentials: Option<Credentials>,
     /// Calls to place.
@@ -109,8 +111,10 @@ pub struct RunResult {
     pub dispatch: DispatchStats,
     /// Local SIP address used.
     pub local_addr: SocketAddr,
-    /// The OPTIONS ping sent before the first call.
-    pub preflight: Preflight,
+    /// Whether any call got any response from the target.
+    pub target_responded: bool,
+    /// The OPTIONS ping sent before the first call, when asked for.
+    pub preflight: Option<Preflight>,
 }
 
 /// What the target said to an OPTIONS ping before the run (RFC 3261 §11).
@@ -309,10 +313,10 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         }
         None => None,
     };
-    let preflight = preflight(&plan, &socket, &routes, &local).await;
-    if !matches!(preflight, Preflight::Answered { .. }) {
-        tracing::warn!(target = %plan.target, ?preflight, "target did not answer OPTIONS");
-    }
+    let preflight = match plan.preflight {
+        true => Some(preflight(&plan, &socket, &routes, &local).await),
+        false => None,
+    };
     let origin = now();
     let ctx = Arc::new(CallContext {
         target_addr: plan.target_addr,
@@ -351,11 +355,16 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
     let mut metrics = RunMetrics::default();
     let mut failed = Vec::new();
     let mut received = 0u64;
+    let mut responded = false;
     while received < total {
         let Some(r) = rec_rx.recv().await else {
             break;
         };
         received += 1;
+        responded |= r.first_100_ms.is_some()
+            || r.first_18x_ms.is_some()
+            || r.answered_ms.is_some()
+            || r.final_code.is_some();
         metrics.record(&r);
         if let Some(w) = log.as_mut() {
             if let Ok(line) = serde_json::to_string(&r) {
@@ -377,5 +386,6 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         dispatch: routes.stats(),
         local_addr: ctx.local.addr,
         preflight,
+        target_responded: responded,
     })
 }

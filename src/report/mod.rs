@@ -130,8 +130,10 @@ pub struct Report {
     pub tool: ToolInfo,
     /// Configuration.
     pub run: RunInfo,
-    /// The OPTIONS ping before the first call.
-    pub preflight: crate::engine::Preflight,
+    /// The OPTIONS ping before the first call, when the scenario asked for one.
+    pub preflight: Option<crate::engine::Preflight>,
+    /// Whether the target answered anything at all: false when no call got any response.
+    pub target_responded: bool,
     /// Counts.
     pub calls: CallCounts,
     /// Answered ÷ attempted.
@@ -182,6 +184,7 @@ impl Report {
                 duration_s: result.duration.as_secs_f64(),
             },
             preflight: result.preflight.clone(),
+            target_responded: result.target_responded,
             calls: CallCounts {
                 attempted: m.attempted,
                 answered: m.answered,
@@ -241,17 +244,24 @@ impl Report {
             "\ncallcert {} — scenario {} → {} ({}), {} calls at {}/s, seed {}",
             self.tool.version, r.scenario, r.target, r.transport, r.calls, r.rate, r.seed
         );
+        if !self.target_responded {
+            let _ = writeln!(
+                s,
+                "  target ...............: NO RESPONSE to any INVITE: unreachable, filtered, or not a SIP endpoint"
+            );
+        }
         match &self.preflight {
-            crate::engine::Preflight::Answered { code, rtt_ms } => {
+            None => {}
+            Some(crate::engine::Preflight::Answered { code, rtt_ms }) => {
                 let _ = writeln!(
                     s,
                     "  target ...............: answered OPTIONS with {code} in {rtt_ms:.2} ms"
                 );
             }
-            crate::engine::Preflight::NoAnswer { waited_ms } => {
+            Some(crate::engine::Preflight::NoAnswer { waited_ms }) => {
                 let _ = writeln!(s, "  target ...............: NO ANSWER to OPTIONS within {waited_ms:.0} ms (unreachable or not a SIP endpoint?)");
             }
-            crate::engine::Preflight::TransportError { detail } => {
+            Some(crate::engine::Preflight::TransportError { detail }) => {
                 let _ = writeln!(s, "  target ...............: UNREACHABLE: {detail}");
             }
         }

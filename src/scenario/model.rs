@@ -27,6 +27,9 @@ pub struct Scenario {
     pub codecs: Vec<AudioCodec>,
     /// `telephone_event`: offer RFC 4733 DTMF (default true).
     pub telephone_event: bool,
+    /// `preflight`: ping the target with OPTIONS before the first call (default false: the
+    /// ping is one more transaction in the target's own statistics).
+    pub preflight: bool,
     /// `credentials`, with `password_env` already resolved.
     pub credentials: Option<Credentials>,
     /// `calls`: how many calls to place in total (≥ 1).

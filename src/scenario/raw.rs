@@ -37,6 +37,8 @@ pub(crate) struct RawScenario {
     #[serde(default = "yes")]
     telephone_event: bool,
     #[serde(default)]
+    preflight: bool,
+    #[serde(default)]
     credentials: Option<Spanned<RawCredentials>>,
     calls: Spanned<u64>,
     rate: Spanned<f64>,
@@ -163,6 +165,7 @@ impl RawScenario {
             from,
             codecs,
             telephone_event: self.telephone_event,
+            preflight: self.preflight,
             credentials,
             calls: self.calls.value,
             rate,
