@@ -98,7 +98,10 @@ async fn unreachable_target_gives_failed_records_not_a_hang() {
     assert_eq!(result.metrics.failed(), 3);
     assert!(!result.target_responded);
     assert!(
-        matches!(result.preflight, Some(callcert::engine::Preflight::NoAnswer { .. })),
+        matches!(
+            result.preflight,
+            Some(callcert::engine::Preflight::NoAnswer { .. })
+        ),
         "{:?}",
         result.preflight
     );

@@ -59,13 +59,16 @@ pub(crate) async fn run_call(
     records: mpsc::UnboundedSender<CallRecord>,
 ) {
     let plan = &ctx.plan;
+    // Seeded randomness makes a run repeatable; the run tag keeps Call-IDs unique across runs
+    // (RFC 3261 §8.1.1.4), so a far end still absorbing an earlier run never mixes them up.
     let call_id = format!(
-        "{}-{index}@callcert",
+        "{}-{}-{index}@callcert",
+        ctx.run_tag,
         crate::sip::dialog::random_token(
             &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(
                 plan.seed ^ index.rotate_left(17)
             ),
-            12
+            8
         )
     );
     let mut tl = CallTimeline::new(index, call_id.clone(), ctx.origin, scheduled);

@@ -243,6 +243,19 @@ pub(crate) struct CallContext {
     pub local: LocalEndpoint,
     pub target_addr: SocketAddr,
     pub origin: Instant,
+    /// Unique per run (wall clock and process id), part of every Call-ID.
+    pub run_tag: String,
+}
+
+/// A tag unique to this run: the only non-seeded input of a run.
+#[allow(clippy::disallowed_methods)] // the engine is a driver; this is not a measurement
+fn run_tag() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 40) ^ (nanos >> 64) as u64;
+    format!("{mixed:016x}")
 }
 
 #[allow(clippy::disallowed_methods)] // driver: the scheduler reads the clock
@@ -325,6 +338,7 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         routes: routes.clone(),
         local,
         origin,
+        run_tag: run_tag(),
     });
     let (rec_tx, mut rec_rx) = mpsc::unbounded_channel::<CallRecord>();
     let total = ctx.plan.calls;

@@ -104,6 +104,8 @@ pub struct SutStats {
     pub options: u64,
     /// Messages that did not parse.
     pub malformed: u64,
+    /// TCP connections accepted.
+    pub tcp_connections: u64,
 }
 
 /// A running reference call center.
@@ -113,6 +115,7 @@ pub struct SutHandle {
     pub local_addr: SocketAddr,
     counters: Arc<SutCounters>,
     routes: Routes,
+    socket: SipSocket,
 }
 
 impl SutHandle {
@@ -138,6 +141,7 @@ impl SutHandle {
             retransmissions_received: g(&c.retransmissions_received),
             options: g(&c.options),
             malformed: self.routes.stats().malformed.values().sum(),
+            tcp_connections: self.socket.connections_opened(),
         }
     }
 }
@@ -191,6 +195,7 @@ pub async fn serve(cfg: SutConfig, prompt: AudioSource) -> Result<SutHandle, Tra
         local_addr: advertised,
         counters,
         routes,
+        socket: ctx.socket.clone(),
     })
 }
 

@@ -82,6 +82,10 @@ pub enum SipSocket {
         writers: Writers,
         /// Where readers deliver messages.
         inbound: mpsc::Sender<TransportNotice>,
+        /// Connections opened so far (accepted or dialled).
+        opened: Arc<std::sync::atomic::AtomicU64>,
+        /// Held while dialling a new connection.
+        dial_lock: Arc<tokio::sync::Mutex<()>>,
     },
 }
 
@@ -109,6 +113,7 @@ impl SipSocket {
             }
             TransportKind::Tcp => {
                 let writers: Writers = Arc::default();
+                let opened = Arc::new(std::sync::atomic::AtomicU64::new(0));
                 let local = if listen {
                     let l = TcpListener::bind(addr)
                         .await
@@ -116,7 +121,12 @@ impl SipSocket {
                     let local = l
                         .local_addr()
                         .map_err(|source| TransportError::Bind { addr, source })?;
-                    tokio::spawn(tcp_accept_loop(l, writers.clone(), tx.clone()));
+                    tokio::spawn(tcp_accept_loop(
+                        l,
+                        writers.clone(),
+                        tx.clone(),
+                        opened.clone(),
+                    ));
                     local
                 } else {
                     addr
@@ -126,6 +136,8 @@ impl SipSocket {
                         local,
                         writers,
                         inbound: tx,
+                        opened,
+                        dial_lock: Arc::default(),
                     },
                     rx,
                 ))
@@ -140,6 +152,14 @@ impl SipSocket {
                 .local_addr()
                 .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))),
             SipSocket::Tcp { local, .. } => *local,
+        }
+    }
+
+    /// Stream connections opened so far (0 for UDP).
+    pub fn connections_opened(&self) -> u64 {
+        match self {
+            SipSocket::Udp(_) => 0,
+            SipSocket::Tcp { opened, .. } => opened.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -171,9 +191,20 @@ impl SipSocket {
                 Ok(before + after.saturating_duration_since(before) / 2)
             }
             SipSocket::Tcp {
-                writers, inbound, ..
+                writers,
+                inbound,
+                opened,
+                dial_lock,
+                ..
             } => {
                 let existing = writers.lock().ok().and_then(|w| w.get(&to).cloned());
+                // Serialize dialling so that calls starting together share one connection.
+                let _dialling = match existing {
+                    Some(_) => None,
+                    None => Some(dial_lock.lock().await),
+                };
+                let existing =
+                    existing.or_else(|| writers.lock().ok().and_then(|w| w.get(&to).cloned()));
                 let w = match existing {
                     Some(w) => w,
                     None => {
@@ -181,6 +212,7 @@ impl SipSocket {
                             .await
                             .map_err(|source| TransportError::Send { addr: to, source })?;
                         let _ = stream.set_nodelay(true);
+                        opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         register_stream(stream, to, writers.clone(), inbound.clone())
                     }
                 };
@@ -237,10 +269,16 @@ async fn udp_recv_loop(sock: Arc<UdpSocket>, tx: mpsc::Sender<TransportNotice>) 
     }
 }
 
-async fn tcp_accept_loop(l: TcpListener, writers: Writers, tx: mpsc::Sender<TransportNotice>) {
+async fn tcp_accept_loop(
+    l: TcpListener,
+    writers: Writers,
+    tx: mpsc::Sender<TransportNotice>,
+    opened: Arc<std::sync::atomic::AtomicU64>,
+) {
     loop {
         match l.accept().await {
             Ok((stream, peer)) => {
+                opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let _ = stream.set_nodelay(true);
                 register_stream(stream, peer, writers.clone(), tx.clone());
             }
