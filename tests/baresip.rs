@@ -95,16 +95,7 @@ fn callcert_calls_baresip() {
         ),
     )
     .unwrap();
-    let out = dir.path().join("out");
-    let o = callcert()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report = read_report(&out);
+    let report = run_scenario(&scenario, &dir.path().join("out"));
     assert_eq!(
         report["calls"]["succeeded"], 1,
         "{:#}",

@@ -112,7 +112,7 @@ fn start_proxy(dir: &std::path::Path, port: u16, next_hop: u16) -> Proc {
     p
 }
 
-fn start_sut(dir: &std::path::Path, port: u16, after_prompt: &str) -> Proc {
+fn start_call_center(dir: &std::path::Path, port: u16, after_prompt: &str) -> Proc {
     let cfg = dir.join("sut.yaml");
     std::fs::write(
         &cfg,
@@ -148,29 +148,7 @@ fn run_through(dir: &std::path::Path, proxy: u16, calls: u32, hold: &str) -> ser
         ),
     )
     .unwrap();
-    let out = dir.join("out");
-    let o = callcert()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    read_report(&out)
-}
-
-fn sut_stats(sut: &mut Proc) -> serde_json::Value {
-    use std::io::Read;
-    assert!(sut.terminate(Duration::from_secs(10)).success());
-    let mut text = String::new();
-    sut.child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    serde_json::from_str(text.trim()).unwrap()
+    run_scenario(&scenario, &dir.join("out"))
 }
 
 /// The caller hangs up: its ACK and BYE follow the Record-Route set through the proxy.
@@ -178,7 +156,7 @@ fn sut_stats(sut: &mut Proc) -> serde_json::Value {
 fn caller_hangs_up_through_a_record_routing_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let (proxy_port, sut_port) = (free_port(), free_port());
-    let mut sut = start_sut(dir.path(), sut_port, "keep");
+    let mut sut = start_call_center(dir.path(), sut_port, "keep");
     let _proxy = start_proxy(dir.path(), proxy_port, sut_port);
     let report = run_through(dir.path(), proxy_port, 20, "1s");
     assert_eq!(report["preflight"]["result"], "answered", "{report:#}");
@@ -191,7 +169,7 @@ fn caller_hangs_up_through_a_record_routing_proxy() {
         .as_f64()
         .unwrap();
     assert!((pdd - 100.0).abs() < 5.0, "PDD through the proxy {pdd}");
-    let s = sut_stats(&mut sut);
+    let s = stop_sut(&mut sut);
     assert_eq!(s["answered"], 20);
     assert_eq!(
         s["caller_hangups"], 20,
@@ -209,7 +187,7 @@ fn caller_hangs_up_through_a_record_routing_proxy() {
 fn call_center_hangs_up_through_a_record_routing_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let (proxy_port, sut_port) = (free_port(), free_port());
-    let mut sut = start_sut(dir.path(), sut_port, "hangup");
+    let mut sut = start_call_center(dir.path(), sut_port, "hangup");
     let _proxy = start_proxy(dir.path(), proxy_port, sut_port);
     let report = run_through(dir.path(), proxy_port, 10, "20s");
     assert_eq!(
@@ -226,6 +204,6 @@ fn call_center_hangs_up_through_a_record_routing_proxy() {
         by_callee, 10,
         "every BYE from the call center reached the caller"
     );
-    let s = sut_stats(&mut sut);
+    let s = stop_sut(&mut sut);
     assert_eq!(s["sut_hangups"], 10, "{s}");
 }

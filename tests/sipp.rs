@@ -42,17 +42,7 @@ fn callcert_against_sipp_uas() {
         ),
     )
     .unwrap();
-    let out = dir.path().join("out");
-    let status = callcert()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "callcert run failed: {status}");
-    let report = read_report(&out);
+    let report = run_scenario(&scenario, &dir.path().join("out"));
     assert_eq!(report["calls"]["attempted"], 500);
     assert_eq!(
         report["calls"]["succeeded"], 500,
@@ -132,26 +122,12 @@ fn sipp_uac_against_reference_call_center() {
     assert_eq!(stat(&st, "FailedCall(C)"), 0);
     assert_eq!(stat(&st, "Retransmissions(C)"), 0);
     assert!(s.success(), "sipp uac exit {s}");
-    let out = sut_stats(&mut sut);
+    let out = stop_sut(&mut sut);
     assert_eq!(out["invites"], 2000);
     assert_eq!(out["answered"], 2000);
     assert_eq!(out["caller_hangups"], 2000);
     assert_eq!(out["busy_503"], 0);
     assert_eq!(out["retransmissions_received"], 0);
-}
-
-fn sut_stats(sut: &mut Proc) -> serde_json::Value {
-    use std::io::Read;
-    let status = sut.terminate(Duration::from_secs(10));
-    assert!(status.success(), "callcert sut exit {status}");
-    let mut text = String::new();
-    sut.child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("sut stats {text:?}: {e}"))
 }
 
 /// 2000 calls at 100 calls/s, each held 1 s, into 50 trunks: the excess is refused with 503 and
@@ -200,7 +176,7 @@ fn trunk_limit_answers_excess_with_503() {
     let ok = stat(&st, "SuccessfulCall(C)");
     let failed = stat(&st, "FailedCall(C)");
     assert_eq!(ok + failed, 2000);
-    let out = sut_stats(&mut sut);
+    let out = stop_sut(&mut sut);
     assert_eq!(out["invites"], 2000);
     assert!(out["busy_503"].as_u64().unwrap() > 500, "{out}");
     assert_eq!(out["busy_503"], failed, "{out}");

@@ -128,3 +128,53 @@ pub fn read_report(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json");
     serde_json::from_str(&text).expect("valid JSON")
 }
+
+/// Starts `callcert sut --config CONFIG` listening on 127.0.0.1:`port` and waits for it.
+pub fn start_sut(config: &Path, port: u16) -> Proc {
+    let p = Proc::spawn(
+        "callcert sut",
+        callcert()
+            .arg("sut")
+            .arg("--config")
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    wait_udp_bound(
+        format!("127.0.0.1:{port}").parse().expect("addr"),
+        Duration::from_secs(5),
+    );
+    p
+}
+
+/// Stops a `callcert sut` with SIGTERM and returns the counters it prints at exit.
+pub fn stop_sut(sut: &mut Proc) -> serde_json::Value {
+    use std::io::Read;
+    let status = sut.terminate(Duration::from_secs(10));
+    assert!(status.success(), "callcert sut exit {status}");
+    let mut text = String::new();
+    sut.child
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_string(&mut text)
+        .expect("stdout");
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("sut stats {text:?}: {e}"))
+}
+
+/// Runs `callcert run SCENARIO --out OUT` and returns report.json; the run must complete.
+pub fn run_scenario(scenario: &Path, out: &Path) -> serde_json::Value {
+    let o = callcert()
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("callcert runs");
+    assert!(
+        o.status.success(),
+        "callcert run failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    read_report(out)
+}

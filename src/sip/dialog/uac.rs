@@ -105,6 +105,39 @@ enum ServerTx {
     Other(NonInviteServer),
 }
 
+/// What the call needs of any of its transactions, whatever their kind.
+macro_rules! delegate {
+    ($ty:ident, $($variant:ident($x:ident $(, $rest:pat)?)),+) => {
+        impl $ty {
+            fn poll_timeout(&self) -> Option<Instant> {
+                match self { $($ty::$variant($x $(, $rest)?) => $x.poll_timeout()),+ }
+            }
+            /// Fires the transaction's timer when it is due.
+            fn handle_timeout_if_due(&mut self, now: Instant) {
+                if self.poll_timeout().is_some_and(|d| d <= now) {
+                    match self { $($ty::$variant($x $(, $rest)?) => $x.handle_timeout(now)),+ }
+                }
+            }
+            fn poll_transmit(&mut self) -> Option<SipMessage> {
+                match self { $($ty::$variant($x $(, $rest)?) => $x.poll_transmit()),+ }
+            }
+            fn is_terminated(&self) -> bool {
+                match self { $($ty::$variant($x $(, $rest)?) => $x.is_terminated()),+ }
+            }
+            /// Retransmissions (sent, received).
+            fn retransmissions(&self) -> (u32, u32) {
+                match self {
+                    $($ty::$variant($x $(, $rest)?) => {
+                        ($x.retransmissions_sent(), $x.retransmissions_received())
+                    }),+
+                }
+            }
+        }
+    };
+}
+delegate!(ClientTx, Invite(x), Other(x, _));
+delegate!(ServerTx, Invite(x), Other(x));
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Calling,
@@ -403,32 +436,10 @@ impl UacCall {
             }
         }
         for (_, tx) in &mut self.clients {
-            match tx {
-                ClientTx::Invite(t) => {
-                    if t.poll_timeout().is_some_and(|d| d <= now) {
-                        t.handle_timeout(now)
-                    }
-                }
-                ClientTx::Other(t, _) => {
-                    if t.poll_timeout().is_some_and(|d| d <= now) {
-                        t.handle_timeout(now)
-                    }
-                }
-            }
+            tx.handle_timeout_if_due(now);
         }
         for (_, tx) in &mut self.servers {
-            match tx {
-                ServerTx::Invite(t) => {
-                    if t.poll_timeout().is_some_and(|d| d <= now) {
-                        t.handle_timeout(now)
-                    }
-                }
-                ServerTx::Other(t) => {
-                    if t.poll_timeout().is_some_and(|d| d <= now) {
-                        t.handle_timeout(now)
-                    }
-                }
-            }
+            tx.handle_timeout_if_due(now);
         }
         self.drain_and_react(now);
     }
@@ -470,16 +481,10 @@ impl UacCall {
             }
         };
         for (_, tx) in &self.clients {
-            fold(match tx {
-                ClientTx::Invite(x) => x.poll_timeout(),
-                ClientTx::Other(x, _) => x.poll_timeout(),
-            });
+            fold(tx.poll_timeout());
         }
         for (_, tx) in &self.servers {
-            fold(match tx {
-                ServerTx::Invite(x) => x.poll_timeout(),
-                ServerTx::Other(x) => x.poll_timeout(),
-            });
+            fold(tx.poll_timeout());
         }
         t
     }
@@ -494,46 +499,27 @@ impl UacCall {
         self.phase == Phase::Ended && self.clients.is_empty() && self.servers.is_empty()
     }
 
+    /// Retransmissions (sent, received) over the live transactions plus the finished ones.
+    fn retransmissions(&self) -> (u32, u32) {
+        let live = self
+            .clients
+            .iter()
+            .map(|(_, t)| t.retransmissions())
+            .chain(self.servers.iter().map(|(_, t)| t.retransmissions()));
+        live.fold(
+            (self.retransmissions_sent, self.retransmissions_received),
+            |(s, r), (a, b)| (s + a, r + b),
+        )
+    }
+
     /// Retransmissions we sent, over all of this call's transactions (UDP only).
     pub fn retransmissions_sent(&self) -> u32 {
-        self.retransmissions_sent
-            + self
-                .clients
-                .iter()
-                .map(|(_, t)| match t {
-                    ClientTx::Invite(x) => x.retransmissions_sent(),
-                    ClientTx::Other(x, _) => x.retransmissions_sent(),
-                })
-                .sum::<u32>()
-            + self
-                .servers
-                .iter()
-                .map(|(_, t)| match t {
-                    ServerTx::Invite(x) => x.retransmissions_sent(),
-                    ServerTx::Other(x) => x.retransmissions_sent(),
-                })
-                .sum::<u32>()
+        self.retransmissions().0
     }
 
     /// Retransmissions the far end sent us (duplicate responses or requests).
     pub fn retransmissions_received(&self) -> u32 {
-        self.retransmissions_received
-            + self
-                .clients
-                .iter()
-                .map(|(_, t)| match t {
-                    ClientTx::Invite(x) => x.retransmissions_received(),
-                    ClientTx::Other(x, _) => x.retransmissions_received(),
-                })
-                .sum::<u32>()
-            + self
-                .servers
-                .iter()
-                .map(|(_, t)| match t {
-                    ServerTx::Invite(x) => x.retransmissions_received(),
-                    ServerTx::Other(x) => x.retransmissions_received(),
-                })
-                .sum::<u32>()
+        self.retransmissions().1
     }
 
     fn finish(&mut self, outcome: CallOutcome) {
@@ -546,27 +532,13 @@ impl UacCall {
 
     fn drain(&mut self) {
         for (_, tx) in &mut self.clients {
-            loop {
-                let m = match tx {
-                    ClientTx::Invite(t) => t.poll_transmit(),
-                    ClientTx::Other(t, _) => t.poll_transmit(),
-                };
-                match m {
-                    Some(m) => self.transmits.push_back(m),
-                    None => break,
-                }
+            while let Some(m) = tx.poll_transmit() {
+                self.transmits.push_back(m);
             }
         }
         for (_, tx) in &mut self.servers {
-            loop {
-                let m = match tx {
-                    ServerTx::Invite(t) => t.poll_transmit(),
-                    ServerTx::Other(t) => t.poll_transmit(),
-                };
-                match m {
-                    Some(m) => self.transmits.push_back(m),
-                    None => break,
-                }
+            while let Some(m) = tx.poll_transmit() {
+                self.transmits.push_back(m);
             }
         }
     }
@@ -605,48 +577,20 @@ impl UacCall {
     }
 
     fn collect_terminated(&mut self) {
-        let mut sent = 0;
-        let mut recv = 0;
-        self.clients.retain(|(_, t)| {
-            let (done, s, r) = match t {
-                ClientTx::Invite(x) => (
-                    x.is_terminated(),
-                    x.retransmissions_sent(),
-                    x.retransmissions_received(),
-                ),
-                ClientTx::Other(x, _) => (
-                    x.is_terminated(),
-                    x.retransmissions_sent(),
-                    x.retransmissions_received(),
-                ),
-            };
+        let (mut sent, mut recv) = (0, 0);
+        let mut keep = |done: bool, (s, r): (u32, u32)| {
             if done {
                 sent += s;
                 recv += r;
             }
             !done
-        });
-        let reoffer_alive = self.reoffer.is_some();
-        if !reoffer_alive {
-            self.servers.retain(|(_, t)| {
-                let (done, s, r) = match t {
-                    ServerTx::Invite(x) => (
-                        x.is_terminated(),
-                        x.retransmissions_sent(),
-                        x.retransmissions_received(),
-                    ),
-                    ServerTx::Other(x) => (
-                        x.is_terminated(),
-                        x.retransmissions_sent(),
-                        x.retransmissions_received(),
-                    ),
-                };
-                if done {
-                    sent += s;
-                    recv += r;
-                }
-                !done
-            });
+        };
+        self.clients
+            .retain(|(_, t)| keep(t.is_terminated(), t.retransmissions()));
+        // A re-INVITE waiting for our answer keeps its index into `servers` valid.
+        if self.reoffer.is_none() {
+            self.servers
+                .retain(|(_, t)| keep(t.is_terminated(), t.retransmissions()));
         }
         self.retransmissions_sent += sent;
         self.retransmissions_received += recv;
