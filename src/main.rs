@@ -2,7 +2,28 @@
 
 use clap::Parser;
 
+/// Every call holds a few sockets (two for RTP/RTCP, more while it lingers): lift the soft
+/// limit on open files to the hard limit, as load generators do, so 1024 is not the ceiling.
+#[cfg(unix)]
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_files_limit() {}
+
 fn main() {
+    raise_open_files_limit();
     let cli = callcert::cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

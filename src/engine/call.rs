@@ -17,9 +17,9 @@ fn now() -> Instant {
     Instant::now()
 }
 
-/// The media half of a call: sockets, session, where to send.
+/// The media half of a call: sockets (closed when the call ends), session, where to send.
 struct MediaLeg {
-    sockets: RtpPair,
+    sockets: Option<RtpPair>,
     session: MediaSession,
     remote_rtp: Option<SocketAddr>,
     remote_rtcp: Option<SocketAddr>,
@@ -29,9 +29,10 @@ struct MediaLeg {
 impl MediaLeg {
     async fn flush(&mut self) {
         while let Some(t) = self.session.poll_transmit() {
+            let Some(pair) = &self.sockets else { continue };
             let (sock, to) = match t.channel {
-                RtpChannel::Rtp => (&self.sockets.rtp, self.remote_rtp),
-                RtpChannel::Rtcp => (&self.sockets.rtcp, self.remote_rtcp),
+                RtpChannel::Rtp => (&pair.rtp, self.remote_rtp),
+                RtpChannel::Rtcp => (&pair.rtcp, self.remote_rtcp),
             };
             if let Some(to) = to {
                 let _ = sock.send_to(self.session.transmit_buf(&t), to).await;
@@ -57,7 +58,10 @@ pub(crate) async fn run_call(
     index: u64,
     scheduled: Instant,
     records: mpsc::UnboundedSender<CallRecord>,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) {
+    // The concurrency slot is held until the call ends, not while the task lingers.
+    let mut permit = Some(permit);
     let plan = &ctx.plan;
     // Seeded randomness makes a run repeatable; the run tag keeps Call-IDs unique across runs
     // (RFC 3261 §8.1.1.4), so a far end still absorbing an earlier run never mixes them up.
@@ -103,7 +107,7 @@ pub(crate) async fn run_call(
     let mut rx = ctx.routes.register(&call_id);
     let start = now();
     let mut media = MediaLeg {
-        sockets,
+        sockets: Some(sockets),
         session: MediaSession::new(media_cfg, start),
         remote_rtp: None,
         remote_rtcp: None,
@@ -206,6 +210,9 @@ pub(crate) async fn run_call(
                     let _ = records.send(tl.record.clone());
                     reported = true;
                     media.sending = false;
+                    // Free the ports now; the task may linger to absorb SIP retransmissions.
+                    media.sockets = None;
+                    drop(permit.take());
                     linger_until = Some(t + ctx.plan.timers.t1 * 64);
                 }
             }
@@ -244,14 +251,14 @@ pub(crate) async fn run_call(
                 }
                 None => break,
             },
-            r = media.sockets.rtp.recv_from(&mut rtp_buf) => {
+            r = RtpPair::recv_rtp(&media.sockets, &mut rtp_buf) => {
                 if let Ok((n, _)) = r {
                     let at = now();
                     tl.on_first_rtp(at);
                     media.session.handle_rtp(&rtp_buf[..n], at);
                 }
             },
-            r = media.sockets.rtcp.recv_from(&mut rtcp_buf) => {
+            r = RtpPair::recv_rtcp(&media.sockets, &mut rtcp_buf) => {
                 if let Ok((n, _)) = r {
                     media.session.handle_rtcp(&rtcp_buf[..n], now());
                 }

@@ -235,6 +235,30 @@ impl RtpPair {
     }
 }
 
+impl RtpPair {
+    /// Receives on the RTP socket (`None`: never completes — the pair was closed).
+    pub async fn recv_rtp(
+        pair: &Option<RtpPair>,
+        buf: &mut [u8],
+    ) -> std::io::Result<(usize, SocketAddr)> {
+        match pair {
+            Some(p) => p.rtp.recv_from(buf).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Receives on the RTCP socket (`None`: never completes).
+    pub async fn recv_rtcp(
+        pair: &Option<RtpPair>,
+        buf: &mut [u8],
+    ) -> std::io::Result<(usize, SocketAddr)> {
+        match pair {
+            Some(p) => p.rtcp.recv_from(buf).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// Shared by the calls of a run.
 pub(crate) struct CallContext {
     pub plan: RunPlan,
@@ -358,10 +382,7 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
                 };
                 let ctx = ctx.clone();
                 let rec_tx = rec_tx.clone();
-                tokio::spawn(async move {
-                    call::run_call(ctx, i, due, rec_tx).await;
-                    drop(permit);
-                });
+                tokio::spawn(call::run_call(ctx, i, due, rec_tx, permit));
             }
         })
     };

@@ -292,7 +292,8 @@ fn pick_fault(cfg: &SutConfig, rng: &mut StdRng) -> Fault {
 }
 
 struct Media {
-    sockets: RtpPair,
+    /// Closed when the call ends; the task may linger for SIP retransmissions.
+    sockets: Option<RtpPair>,
     session: MediaSession,
     remote_rtp: SocketAddr,
     remote_rtcp: SocketAddr,
@@ -428,9 +429,10 @@ async fn incoming_call(
     loop {
         send_all(&ctx, &mut leg, from).await;
         while let Some(t) = media.session.poll_transmit() {
+            let Some(pair) = &media.sockets else { continue };
             let (sock, to) = match t.channel {
-                RtpChannel::Rtp => (&media.sockets.rtp, media.remote_rtp),
-                RtpChannel::Rtcp => (&media.sockets.rtcp, media.remote_rtcp),
+                RtpChannel::Rtp => (&pair.rtp, media.remote_rtp),
+                RtpChannel::Rtcp => (&pair.rtcp, media.remote_rtcp),
             };
             let _ = sock.send_to(media.session.transmit_buf(&t), to).await;
         }
@@ -441,6 +443,7 @@ async fn incoming_call(
                 UasEvent::Ended(o) => {
                     ended = true;
                     media.started = false;
+                    media.sockets = None;
                     trunk.take();
                     let counter = match o {
                         UasOutcome::CallerHangup => &c.caller_hangups,
@@ -483,10 +486,10 @@ async fn incoming_call(
                 Some(CallInput::FlowClosed(at2)) => leg.handle_transport_error(at2),
                 None => break,
             },
-            r = media.sockets.rtp.recv_from(&mut rtp_buf) => {
+            r = RtpPair::recv_rtp(&media.sockets, &mut rtp_buf) => {
                 if let Ok((n, _)) = r { media.session.handle_rtp(&rtp_buf[..n], now()); }
             },
-            r = media.sockets.rtcp.recv_from(&mut rtcp_buf) => {
+            r = RtpPair::recv_rtcp(&media.sockets, &mut rtcp_buf) => {
                 if let Ok((n, _)) = r { media.session.handle_rtcp(&rtcp_buf[..n], now()); }
             },
             _ = crate::engine::timer::sleep_until(deadline) => {
@@ -580,7 +583,7 @@ async fn prepare_media(
     );
     Ok((
         Media {
-            sockets,
+            sockets: Some(sockets),
             session,
             remote_rtp: remote,
             remote_rtcp: SocketAddr::new(remote.ip(), remote.port().wrapping_add(1)),
