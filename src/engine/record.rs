@@ -9,7 +9,9 @@ use serde::Serialize;
 use std::time::Instant;
 
 /// Why a call failed: the categories a report counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// No final response to the INVITE (Timer B).

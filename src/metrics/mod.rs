@@ -2,9 +2,43 @@
 //! whatever the length of the run.
 
 use crate::engine::record::{CallRecord, FailureKind};
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// Errors reading stored metrics back (report merge and re-check).
+#[derive(Debug, Error)]
+pub enum MetricsError {
+    /// The histogram text is not base64.
+    #[error("histogram {name}: not base64: {reason}")]
+    Base64 {
+        /// Metric name.
+        name: String,
+        /// Decoder message.
+        reason: String,
+    },
+    /// The bytes are not an HDR histogram (V2 or V2 deflate).
+    #[error("histogram {name}: not an HDR histogram: {reason}")]
+    Hdr {
+        /// Metric name.
+        name: String,
+        /// Decoder message.
+        reason: String,
+    },
+}
+
+/// A delay histogram as stored in report.json: the exact sum (for an exact mean) and the HDR
+/// histogram, V2-deflate serialized and base64 encoded, so shards merge without loss.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HistogramSnapshot {
+    /// Sum of all samples, µs.
+    pub sum_us: f64,
+    /// The histogram (µs), HdrHistogram V2 deflate, base64.
+    pub hdr: String,
+}
 
 /// Summary statistics of one delay metric, in milliseconds.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -59,6 +93,53 @@ impl DelayHistogram {
     /// Number of samples.
     pub fn count(&self) -> u64 {
         self.hist.len()
+    }
+
+    /// The stored form of this histogram.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let mut bytes = Vec::new();
+        // Serializing into a Vec cannot fail for a valid histogram; an empty string marks the
+        // impossible case and reads back as an error.
+        let ok = V2DeflateSerializer::new()
+            .serialize(&self.hist, &mut bytes)
+            .is_ok();
+        HistogramSnapshot {
+            sum_us: self.sum_us,
+            hdr: if ok {
+                base64::engine::general_purpose::STANDARD.encode(&bytes)
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    /// Reads a stored histogram back.
+    pub fn from_snapshot(
+        name: &str,
+        spec_id: Option<&'static str>,
+        snap: &HistogramSnapshot,
+    ) -> Result<Self, MetricsError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&snap.hdr)
+            .map_err(|e| MetricsError::Base64 {
+                name: name.to_string(),
+                reason: e.to_string(),
+            })?;
+        let hist: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| MetricsError::Hdr {
+                name: name.to_string(),
+                reason: format!("{e:?}"),
+            })?;
+        let mut out = DelayHistogram::new(spec_id);
+        let _ = out.hist.add(&hist);
+        out.sum_us = snap.sum_us;
+        Ok(out)
+    }
+
+    /// The underlying histogram (µs).
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.hist
     }
 
     /// Merges another histogram of the same metric.
@@ -197,11 +278,156 @@ impl RunMetrics {
     pub fn failed(&self) -> u64 {
         self.failures.values().sum()
     }
+
+    fn histograms(&self) -> [(&'static str, &DelayHistogram); 5] {
+        [
+            ("post_dial_delay", &self.post_dial_delay),
+            ("setup_time", &self.setup_time),
+            ("connect_delay", &self.connect_delay),
+            ("trying_delay", &self.trying_delay),
+            ("launch_lateness", &self.launch_lateness),
+        ]
+    }
+
+    fn histograms_mut(&mut self) -> [(&'static str, &mut DelayHistogram); 5] {
+        [
+            ("post_dial_delay", &mut self.post_dial_delay),
+            ("setup_time", &mut self.setup_time),
+            ("connect_delay", &mut self.connect_delay),
+            ("trying_delay", &mut self.trying_delay),
+            ("launch_lateness", &mut self.launch_lateness),
+        ]
+    }
+
+    /// Adds another run's (or shard's) aggregates: counters add, histograms merge bucket by
+    /// bucket (never averaged).
+    pub fn merge(&mut self, o: &RunMetrics) {
+        self.attempted += o.attempted;
+        self.answered += o.answered;
+        self.succeeded += o.succeeded;
+        for (k, v) in &o.failures {
+            *self.failures.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.sip_codes {
+            *self.sip_codes.entry(*k).or_default() += v;
+        }
+        let theirs = o.histograms();
+        for ((_, mine), (_, other)) in self.histograms_mut().into_iter().zip(theirs) {
+            mine.merge(other);
+        }
+        self.retransmissions_sent += o.retransmissions_sent;
+        self.retransmissions_received += o.retransmissions_received;
+        self.rtp_received += o.rtp_received;
+        self.rtp_lost += o.rtp_lost;
+        self.max_jitter_ms = self.max_jitter_ms.max(o.max_jitter_ms);
+    }
+
+    /// The stored form, written into report.json.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            attempted: self.attempted,
+            answered: self.answered,
+            succeeded: self.succeeded,
+            failures: self.failures.clone(),
+            sip_codes: self.sip_codes.clone(),
+            histograms: self
+                .histograms()
+                .into_iter()
+                .map(|(k, h)| (k.to_string(), h.snapshot()))
+                .collect(),
+            retransmissions_sent: self.retransmissions_sent,
+            retransmissions_received: self.retransmissions_received,
+            rtp_received: self.rtp_received,
+            rtp_lost: self.rtp_lost,
+            max_jitter_ms: self.max_jitter_ms,
+        }
+    }
+
+    /// Reads stored aggregates back (for `report merge` and `report check`).
+    pub fn from_snapshot(s: &MetricsSnapshot) -> Result<RunMetrics, MetricsError> {
+        let mut m = RunMetrics {
+            attempted: s.attempted,
+            answered: s.answered,
+            succeeded: s.succeeded,
+            failures: s.failures.clone(),
+            sip_codes: s.sip_codes.clone(),
+            retransmissions_sent: s.retransmissions_sent,
+            retransmissions_received: s.retransmissions_received,
+            rtp_received: s.rtp_received,
+            rtp_lost: s.rtp_lost,
+            max_jitter_ms: s.max_jitter_ms,
+            ..RunMetrics::default()
+        };
+        for (name, h) in m.histograms_mut() {
+            if let Some(snap) = s.histograms.get(name) {
+                *h = DelayHistogram::from_snapshot(name, h.spec_id, snap)?;
+            }
+        }
+        Ok(m)
+    }
+}
+
+/// [`RunMetrics`] as stored in report.json.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MetricsSnapshot {
+    /// Calls placed.
+    pub attempted: u64,
+    /// Calls answered.
+    pub answered: u64,
+    /// Calls succeeded.
+    pub succeeded: u64,
+    /// Failures by reason.
+    pub failures: BTreeMap<FailureKind, u64>,
+    /// Final SIP error codes.
+    pub sip_codes: BTreeMap<u16, u64>,
+    /// Delay histograms by metric name.
+    pub histograms: BTreeMap<String, HistogramSnapshot>,
+    /// Retransmissions sent.
+    pub retransmissions_sent: u64,
+    /// Retransmissions received.
+    pub retransmissions_received: u64,
+    /// RTP packets received.
+    pub rtp_received: u64,
+    /// RTP packets lost.
+    pub rtp_lost: i64,
+    /// Largest per-call jitter, ms.
+    pub max_jitter_ms: f64,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_round_trip_and_halves_merge_into_the_whole() {
+        let mut whole = DelayHistogram::new(Some("ACC-CONNECT-DELAY"));
+        let mut a = DelayHistogram::new(Some("ACC-CONNECT-DELAY"));
+        let mut b = DelayHistogram::new(Some("ACC-CONNECT-DELAY"));
+        for i in 0..2000 {
+            let ms = 100.0 + (i * 37 % 900) as f64 * 0.731;
+            whole.record_ms(ms);
+            if i % 2 == 0 {
+                a.record_ms(ms)
+            } else {
+                b.record_ms(ms)
+            }
+        }
+        let a2 = DelayHistogram::from_snapshot("x", a.spec_id, &a.snapshot()).unwrap();
+        let mut merged = DelayHistogram::from_snapshot("x", b.spec_id, &b.snapshot()).unwrap();
+        merged.merge(&a2);
+        let (w, m) = (whole.summary().unwrap(), merged.summary().unwrap());
+        assert_eq!(w.count, m.count);
+        assert!((w.mean_ms - m.mean_ms).abs() < 1e-9);
+        assert_eq!(
+            (w.p50_ms, w.p95_ms, w.p99_ms, w.max_ms),
+            (m.p50_ms, m.p95_ms, m.p99_ms, m.max_ms)
+        );
+        let bad = HistogramSnapshot {
+            sum_us: 0.0,
+            hdr: "!!".into(),
+        };
+        assert!(DelayHistogram::from_snapshot("x", None, &bad).is_err());
+    }
 
     #[test]
     fn mean_is_exact_and_quantiles_close() {

@@ -154,6 +154,8 @@ pub struct Report {
     pub inbound: DispatchStats,
     /// The first failed calls, in full.
     pub failed_calls: Vec<CallRecord>,
+    /// Lossless aggregates (counters and HDR histograms) for `report merge` and `report check`.
+    pub aggregates: crate::metrics::MetricsSnapshot,
 }
 
 impl Report {
@@ -217,6 +219,7 @@ impl Report {
             },
             inbound: result.dispatch.clone(),
             failed_calls: result.failed_calls.clone(),
+            aggregates: m.snapshot(),
         }
     }
 
