@@ -252,6 +252,11 @@ async fn run_and_report(plan: RunPlan, out: Option<PathBuf>) -> Result<i32, CliE
         .write_json(&out)
         .map_err(|e| CliError::Harness(e.to_string()))?;
     println!("  report ...............: {}", path.display());
+    match &result.capture {
+        Some(Ok(p)) => println!("  capture ..............: {}", p.display()),
+        Some(Err(e)) => eprintln!("callcert: capture not written: {e}"),
+        None => {}
+    }
     Ok(0)
 }
 
@@ -335,5 +340,6 @@ pub async fn build_plan(
         expect_media: scn.call.expect_media,
         media_timeout: scn.call.media_timeout,
         voice_threshold_dbov: scn.call.voice_threshold_dbov,
+        capture: scn.capture,
     })
 }

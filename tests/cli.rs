@@ -104,3 +104,44 @@ fn missing_scenario_file_is_an_invalid_configuration() {
     assert_eq!(o.status.code(), Some(104));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/x.yaml"));
 }
+
+/// Failed calls land in a pcap that tshark (Wireshark) reads: the INVITE and its
+/// retransmissions are there, with the SIP decoded.
+#[test]
+fn failed_calls_are_captured_in_a_pcap_tshark_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let scenario = dir.path().join("unreachable.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name: unreachable\ntarget: sip:nobody@127.0.0.1:{port}\nlocal: 127.0.0.1:0\n\
+             calls: 2\nrate: 10\ntimers: {{ t1: 20ms }}\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let report = run_scenario(&scenario, &out);
+    assert_eq!(report["calls"]["failed"], 2);
+    let pcap = out.join("failed_calls.pcap");
+    assert!(pcap.exists(), "no pcap written");
+    let o = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&pcap)
+        .args([
+            "-Y",
+            "sip.Method == \"INVITE\"",
+            "-T",
+            "fields",
+            "-e",
+            "sip.Call-ID",
+        ])
+        .output()
+        .expect("tshark runs (Debian tshark; .ci/run installs it)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ids = String::from_utf8_lossy(&o.stdout);
+    // Two calls, each INVITE sent 7 times before Timer B (0, 1, 3, 7, 15, 31, 63 × T1).
+    assert_eq!(ids.lines().count(), 14, "{ids}");
+    let distinct: std::collections::BTreeSet<_> = ids.lines().collect();
+    assert_eq!(distinct.len(), 2);
+}

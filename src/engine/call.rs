@@ -5,6 +5,7 @@ use super::dispatch::CallInput;
 use super::record::{CallMedia, CallRecord, CallTimeline, FailureKind};
 use super::{CallContext, RtpPair};
 use crate::media::{MediaConfig, MediaSession, RtpChannel};
+use crate::report::pcap::{CallCapture, CaptureMode, Carrier};
 use crate::sip::dialog::{CallEvent, CallOutcome, UacCall, UacConfig};
 use crate::sip::sdp;
 use std::net::SocketAddr;
@@ -24,10 +25,11 @@ struct MediaLeg {
     remote_rtp: Option<SocketAddr>,
     remote_rtcp: Option<SocketAddr>,
     sending: bool,
+    local_rtp: Option<SocketAddr>,
 }
 
 impl MediaLeg {
-    async fn flush(&mut self) {
+    async fn flush(&mut self, cap: &mut Option<CallCapture>, origin: Instant) {
         while let Some(t) = self.session.poll_transmit() {
             let Some(pair) = &self.sockets else { continue };
             let (sock, to) = match t.channel {
@@ -35,7 +37,12 @@ impl MediaLeg {
                 RtpChannel::Rtcp => (&pair.rtcp, self.remote_rtcp),
             };
             if let Some(to) = to {
-                let _ = sock.send_to(self.session.transmit_buf(&t), to).await;
+                let data = self.session.transmit_buf(&t);
+                let _ = sock.send_to(data, to).await;
+                if let (Some(c), Ok(local)) = (cap.as_mut(), sock.local_addr()) {
+                    let at = now().saturating_duration_since(origin);
+                    c.push(at, Carrier::Udp, local, to, data);
+                }
             }
         }
     }
@@ -57,9 +64,11 @@ pub(crate) async fn run_call(
     ctx: Arc<CallContext>,
     index: u64,
     scheduled: Instant,
-    records: mpsc::UnboundedSender<CallRecord>,
+    records: mpsc::UnboundedSender<(CallRecord, Option<CallCapture>)>,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) {
+    let mut cap = (ctx.capture != CaptureMode::Off).then(CallCapture::new);
+    let carrier = Carrier::from(ctx.local.transport);
     // The concurrency slot is held until the call ends, not while the task lingers.
     let mut permit = Some(permit);
     let plan = &ctx.plan;
@@ -81,7 +90,7 @@ pub(crate) async fn run_call(
         Err(e) => {
             tl.fail(FailureKind::Local, format!("cannot bind RTP ports: {e}"));
             tl.record.ended_ms = tl.ms(now());
-            let _ = records.send(tl.record);
+            let _ = records.send((tl.record, cap));
             return;
         }
     };
@@ -106,7 +115,9 @@ pub(crate) async fn run_call(
     };
     let mut rx = ctx.routes.register(&call_id);
     let start = now();
+    let local_rtp = sockets.rtp.local_addr().ok();
     let mut media = MediaLeg {
+        local_rtp,
         sockets: Some(sockets),
         session: MediaSession::new(media_cfg, start),
         remote_rtp: None,
@@ -143,14 +154,20 @@ pub(crate) async fn run_call(
         while let Some(m) = call.poll_transmit() {
             let bytes = m.to_bytes();
             match ctx.socket.send(&bytes, ctx.target_addr).await {
-                Ok(at) => tl.on_sent(&m, at),
+                Ok(at) => {
+                    tl.on_sent(&m, at);
+                    if let Some(c) = cap.as_mut() {
+                        let t = at.saturating_duration_since(ctx.origin);
+                        c.push(t, carrier, ctx.local.addr, ctx.target_addr, &bytes);
+                    }
+                }
                 Err(e) => {
                     last_transport_error = e.to_string();
                     call.handle_transport_error(now());
                 }
             }
         }
-        media.flush().await;
+        media.flush(&mut cap, ctx.origin).await;
 
         while let Some(ev) = call.poll_event() {
             let t = now();
@@ -207,7 +224,7 @@ pub(crate) async fn run_call(
                     tl.record.retransmissions_sent = call.retransmissions_sent();
                     tl.record.retransmissions_received = call.retransmissions_received();
                     tl.record.ended_ms = tl.ms(t);
-                    let _ = records.send(tl.record.clone());
+                    let _ = records.send((tl.record.clone(), cap.take()));
                     reported = true;
                     media.sending = false;
                     // Free the ports now; the task may linger to absorb SIP retransmissions.
@@ -241,7 +258,11 @@ pub(crate) async fn run_call(
         }
         tokio::select! {
             input = rx.recv() => match input {
-                Some(CallInput::Message(m, at)) => {
+                Some(CallInput::Message(m, at, raw)) => {
+                    if let Some(c) = cap.as_mut() {
+                        let t = at.saturating_duration_since(ctx.origin);
+                        c.push(t, carrier, ctx.target_addr, ctx.local.addr, &raw);
+                    }
                     tl.on_received(&m, at);
                     call.handle_message(m, at);
                 }
@@ -252,14 +273,23 @@ pub(crate) async fn run_call(
                 None => break,
             },
             r = RtpPair::recv_rtp(&media.sockets, &mut rtp_buf) => {
-                if let Ok((n, _)) = r {
+                if let Ok((n, from)) = r {
                     let at = now();
+                    if let (Some(c), Some(local)) = (cap.as_mut(), media.local_rtp) {
+                        let t = at.saturating_duration_since(ctx.origin);
+                        c.push(t, Carrier::Udp, from, local, &rtp_buf[..n]);
+                    }
                     tl.on_first_rtp(at);
                     media.session.handle_rtp(&rtp_buf[..n], at);
                 }
             },
             r = RtpPair::recv_rtcp(&media.sockets, &mut rtcp_buf) => {
-                if let Ok((n, _)) = r {
+                if let Ok((n, from)) = r {
+                    if let (Some(c), Some(local)) = (cap.as_mut(), media.local_rtp) {
+                        let t = now().saturating_duration_since(ctx.origin);
+                        let local = SocketAddr::new(local.ip(), local.port() + 1);
+                        c.push(t, Carrier::Udp, from, local, &rtcp_buf[..n]);
+                    }
                     media.session.handle_rtcp(&rtcp_buf[..n], now());
                 }
             },
@@ -293,7 +323,7 @@ pub(crate) async fn run_call(
                     if !reported {
                         tl.fail(FailureKind::Timeout, "call exceeded its overall deadline");
                         tl.record.ended_ms = tl.ms(t);
-                        let _ = records.send(tl.record.clone());
+                        let _ = records.send((tl.record.clone(), cap.take()));
                         reported = true;
                     }
                     break;
@@ -304,7 +334,7 @@ pub(crate) async fn run_call(
     if !reported {
         tl.fail(FailureKind::Local, "call task ended before the call did");
         tl.record.ended_ms = tl.ms(now());
-        let _ = records.send(tl.record);
+        let _ = records.send((tl.record, cap));
     }
     ctx.routes.unregister(&call_id);
 }

@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // messages are the common case; boxing them costs more
 pub enum CallInput {
-    /// A parsed message and when it arrived.
-    Message(SipMessage, Instant),
+    /// A parsed message, when it arrived, and its bytes as received (for captures).
+    Message(SipMessage, Instant, bytes::Bytes),
     /// The signalling flow to the far end broke.
     FlowClosed(Instant),
 }
@@ -124,7 +124,7 @@ pub async fn dispatch(
                     continue;
                 }
                 if let Some(tx) = routes.get(call_id) {
-                    let _ = tx.send(CallInput::Message(msg, at));
+                    let _ = tx.send(CallInput::Message(msg, at, data));
                     continue;
                 }
                 match msg {

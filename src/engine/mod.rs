@@ -8,6 +8,7 @@ pub mod timer;
 
 use crate::media::AudioSource;
 use crate::metrics::RunMetrics;
+use crate::report::pcap::{CallCapture, CaptureMode, PcapSink};
 use crate::sip::auth::Credentials;
 use crate::sip::dialog::{LocalEndpoint, TransportKind};
 use crate::sip::rsip::Uri;
@@ -96,6 +97,8 @@ pub struct RunPlan {
     pub media_timeout: Duration,
     /// Speech threshold for first-voice detection, dBov.
     pub voice_threshold_dbov: f64,
+    /// Which calls go into the pcap.
+    pub capture: CaptureMode,
 }
 
 /// What a finished run hands to the report.
@@ -113,6 +116,8 @@ pub struct RunResult {
     pub local_addr: SocketAddr,
     /// Whether any call got any response from the target.
     pub target_responded: bool,
+    /// The pcap written (or why it could not be), when any call was captured.
+    pub capture: Option<Result<PathBuf, String>>,
     /// The OPTIONS ping sent before the first call, when asked for.
     pub preflight: Option<Preflight>,
 }
@@ -171,7 +176,7 @@ async fn preflight(
         let deadline = ping.poll_timeout().unwrap_or(give_up).min(give_up);
         tokio::select! {
             m = rx.recv() => match m {
-                Some(dispatch::CallInput::Message(m, at)) => ping.handle_message(m, at),
+                Some(dispatch::CallInput::Message(m, at, ..)) => ping.handle_message(m, at),
                 Some(dispatch::CallInput::FlowClosed(at)) => ping.handle_transport_error(at),
                 None => break PingResult::Timeout,
             },
@@ -267,8 +272,18 @@ pub(crate) struct CallContext {
     pub local: LocalEndpoint,
     pub target_addr: SocketAddr,
     pub origin: Instant,
+    /// Which calls to capture.
+    pub capture: CaptureMode,
     /// Unique per run (wall clock and process id), part of every Call-ID.
     pub run_tag: String,
+}
+
+/// Wall-clock time of now, for pcap timestamps (not a measurement).
+#[allow(clippy::disallowed_methods)] // the engine is a driver
+fn unix_now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// A tag unique to this run: the only non-seeded input of a run.
@@ -350,6 +365,11 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         }
         None => None,
     };
+    let ctx_capture = if out_dir.is_some() {
+        plan.capture
+    } else {
+        CaptureMode::Off
+    };
     let preflight = match plan.preflight {
         true => Some(preflight(&plan, &socket, &routes, &local).await),
         false => None,
@@ -362,9 +382,13 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         routes: routes.clone(),
         local,
         origin,
+        capture: ctx_capture,
         run_tag: run_tag(),
     });
-    let (rec_tx, mut rec_rx) = mpsc::unbounded_channel::<CallRecord>();
+    let (rec_tx, mut rec_rx) = mpsc::unbounded_channel::<(CallRecord, Option<CallCapture>)>();
+    let origin_unix = unix_now();
+    let mut pcap: Option<PcapSink> = None;
+    let mut pcap_error = None;
     let total = ctx.plan.calls;
     let launcher = {
         let ctx = ctx.clone();
@@ -392,9 +416,32 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
     let mut received = 0u64;
     let mut responded = false;
     while received < total {
-        let Some(r) = rec_rx.recv().await else {
+        let Some((r, cap)) = rec_rx.recv().await else {
             break;
         };
+        let keep = match ctx.capture {
+            CaptureMode::Off => false,
+            CaptureMode::Failed => !r.succeeded(),
+            CaptureMode::All => true,
+        };
+        if let (true, Some(cap), Some(dir)) = (keep, cap, out_dir.as_ref()) {
+            if pcap.is_none() && pcap_error.is_none() {
+                let name = match ctx.capture {
+                    CaptureMode::All => "calls.pcap",
+                    _ => "failed_calls.pcap",
+                };
+                match PcapSink::create(&dir.join(name), origin_unix) {
+                    Ok(s) => pcap = Some(s),
+                    Err(e) => pcap_error = Some(e.to_string()),
+                }
+            }
+            if let Some(sink) = pcap.as_mut() {
+                if let Err(e) = sink.write_call(&cap) {
+                    pcap_error = Some(e.to_string());
+                    pcap = None;
+                }
+            }
+        }
         received += 1;
         responded |= r.first_100_ms.is_some()
             || r.first_18x_ms.is_some()
@@ -411,6 +458,11 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         }
     }
     launcher.abort();
+    let capture = match (pcap, pcap_error) {
+        (_, Some(e)) => Some(Err(e)),
+        (Some(sink), None) => Some(sink.finish().map_err(|e| e.to_string())),
+        (None, None) => None,
+    };
     if let Some(mut w) = log {
         let _ = w.flush();
     }
@@ -422,5 +474,6 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         local_addr: ctx.local.addr,
         preflight,
         target_responded: responded,
+        capture,
     })
 }

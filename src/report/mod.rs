@@ -1,6 +1,8 @@
 //! Reports of a run: `report.json` (schema in `schemas/report.schema.json`) and the end-of-run
 //! terminal summary.
 
+pub mod pcap;
+
 use crate::engine::record::{CallRecord, FailureKind};
 use crate::engine::{dispatch::DispatchStats, RunPlan, RunResult};
 use crate::metrics::DelaySummary;

@@ -30,6 +30,8 @@ pub struct Scenario {
     /// `preflight`: ping the target with OPTIONS before the first call (default false: the
     /// ping is one more transaction in the target's own statistics).
     pub preflight: bool,
+    /// `capture`: which calls go into the run's pcap — `failed` (default), `all` or `off`.
+    pub capture: crate::report::pcap::CaptureMode,
     /// `credentials`, with `password_env` already resolved.
     pub credentials: Option<Credentials>,
     /// `calls`: how many calls to place in total (≥ 1).

@@ -39,6 +39,8 @@ pub(crate) struct RawScenario {
     #[serde(default)]
     preflight: bool,
     #[serde(default)]
+    capture: crate::report::pcap::CaptureMode,
+    #[serde(default)]
     credentials: Option<Spanned<RawCredentials>>,
     calls: Spanned<u64>,
     rate: Spanned<f64>,
@@ -166,6 +168,7 @@ impl RawScenario {
             codecs,
             telephone_event: self.telephone_event,
             preflight: self.preflight,
+            capture: self.capture,
             credentials,
             calls: self.calls.value,
             rate,

@@ -352,13 +352,13 @@ async fn incoming_call(
             let next = loop {
                 tokio::select! {
                     input = rx.recv() => match input {
-                        Some(CallInput::Message(crate::sip::rsip::SipMessage::Request(r), at2))
+                        Some(CallInput::Message(crate::sip::rsip::SipMessage::Request(r), at2, ..))
                             if r.method == Method::Invite
                                 && top_via_branch(&r.headers) != top_via_branch(&leg.invite().headers) =>
                         {
                             break Some((r, at2));
                         }
-                        Some(CallInput::Message(m, at2)) => {
+                        Some(CallInput::Message(m, at2, ..)) => {
                             leg.handle_message(m, at2);
                             send_all(&ctx, &mut leg, from).await;
                         }
@@ -482,7 +482,7 @@ async fn incoming_call(
         }
         tokio::select! {
             input = rx.recv() => match input {
-                Some(CallInput::Message(m, at2)) => leg.handle_message(m, at2),
+                Some(CallInput::Message(m, at2, ..)) => leg.handle_message(m, at2),
                 Some(CallInput::FlowClosed(at2)) => leg.handle_transport_error(at2),
                 None => break,
             },
@@ -613,7 +613,7 @@ async fn linger(
         let deadline = leg.poll_timeout().unwrap_or(until).min(until);
         tokio::select! {
             input = rx.recv() => match input {
-                Some(CallInput::Message(m, at)) => leg.handle_message(m, at),
+                Some(CallInput::Message(m, at, ..)) => leg.handle_message(m, at),
                 _ => break,
             },
             _ = tokio::time::sleep_until(deadline.into()) => {
