@@ -19,6 +19,8 @@ use thiserror::Error;
 
 /// Exit code for an invalid configuration (k6's convention).
 pub const EXIT_INVALID_CONFIG: i32 = 104;
+/// Exit code when a threshold failed (k6's convention).
+pub const EXIT_THRESHOLD_FAILED: i32 = 99;
 /// Exit code when the harness itself failed.
 pub const EXIT_HARNESS_FAILED: i32 = 1;
 
@@ -257,7 +259,11 @@ async fn run_and_report(plan: RunPlan, out: Option<PathBuf>) -> Result<i32, CliE
         Some(Err(e)) => eprintln!("callcert: capture not written: {e}"),
         None => {}
     }
-    Ok(0)
+    Ok(if report.failed() {
+        EXIT_THRESHOLD_FAILED
+    } else {
+        0
+    })
 }
 
 /// Resolves a scenario (with command-line overrides) into a run plan.
@@ -341,5 +347,8 @@ pub async fn build_plan(
         media_timeout: scn.call.media_timeout,
         voice_threshold_dbov: scn.call.voice_threshold_dbov,
         capture: scn.capture,
+        thresholds: scn.thresholds.clone(),
+        profile: scn.profile.clone(),
+        abort_on_fail: scn.abort_on_fail,
     })
 }

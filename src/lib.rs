@@ -12,3 +12,4 @@ pub mod report;
 pub mod scenario;
 pub mod sip;
 pub mod sut;
+pub mod verdict;

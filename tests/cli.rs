@@ -39,16 +39,23 @@ fn demo_runs_and_its_report_matches_the_schema() {
         errors.is_empty(),
         "report.json violates the schema: {errors:#?}"
     );
-    assert_eq!(report["calls"]["attempted"], 20);
+    assert_eq!(report["calls"]["attempted"], 60);
     assert_eq!(report["preflight"]["result"], "answered");
     assert_eq!(report["target_responded"], true);
     assert_eq!(
-        report["calls"]["succeeded"], 20,
+        report["calls"]["succeeded"], 60,
         "{:#}",
         report["failed_calls"]
     );
+    // The demo ends with the verdict table: the acceptance profile and the scenario's own.
+    assert!(stdout.contains("ACC-CONNECT-DELAY"), "{stdout}");
+    assert!(
+        stdout.contains("verdict ..............: INCONCLUSIVE"),
+        "{stdout}"
+    );
+    assert_eq!(report["profile"], "yd2823-acceptance");
     let lines = std::fs::read_to_string(out.join("calls.jsonl")).unwrap();
-    assert_eq!(lines.lines().count(), 20, "every placed call has a record");
+    assert_eq!(lines.lines().count(), 60, "every placed call has a record");
     // A report with failures must validate too: make one by hand from a failed record shape.
     let mut failing = report.clone();
     failing["failed_calls"] = serde_json::json!([{
@@ -92,6 +99,96 @@ fn malformed_scenario_exits_104_naming_file_line_and_field() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("broken.yaml:3:"), "{err}");
     assert!(err.contains("cals"), "{err}");
+}
+
+#[test]
+fn unknown_metric_or_bad_threshold_exits_104_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad-threshold.yaml");
+    // The target is unreachable: had any call been placed, the run would take seconds.
+    std::fs::write(
+        &path,
+        "name: t\ntarget: sip:x@127.0.0.1:9\ncalls: 5\nrate: 10\nthresholds:\n  post_dial_delay: ['p(95)<1s', 'avg<=fast']\n",
+    )
+    .unwrap();
+    let o = callcert().arg("run").arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(104));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad-threshold.yaml:6:"), "{err}");
+    assert!(err.contains("thresholds.post_dial_delay[1]"), "{err}");
+    std::fs::write(
+        &path,
+        "name: t\ntarget: sip:x@127.0.0.1:9\ncalls: 5\nrate: 10\nthresholds:\n  pdd: ['p(95)<1s']\n",
+    )
+    .unwrap();
+    let o = callcert().arg("run").arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(104));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown metric"));
+    std::fs::write(
+        &path,
+        "name: t\ntarget: sip:x@127.0.0.1:9\ncalls: 5\nrate: 10\nprofile: no-such-profile\n",
+    )
+    .unwrap();
+    let o = callcert().arg("run").arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(104));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-profile"));
+}
+
+/// Regression CI: a call center that breaks a threshold fails the job with exit 99, and one that
+/// meets it exits 0 — through the real binaries, as a CI job would run them.
+#[test]
+fn a_broken_threshold_exits_99() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("slow.yaml");
+    std::fs::write(
+        &cfg,
+        format!("listen: 127.0.0.1:{port}\nring_delay: 400ms\nanswer_delay: 100ms\nafter_prompt: keep\n"),
+    )
+    .unwrap();
+    let mut sut = start_sut(&cfg, port);
+    let scenario = dir.path().join("ci.yaml");
+    let write = |limit: &str| {
+        std::fs::write(
+            &scenario,
+            format!(
+                "name: ci\ntarget: sip:ivr@127.0.0.1:{port}\nlocal: 127.0.0.1:0\ncalls: 30\nrate: 30\n\
+                 thresholds:\n  post_dial_delay: ['avg<={limit}']\n  call_completion_rate: ['rate>=0.8']\n\
+                 call:\n  hold: 300ms\n"
+            ),
+        )
+        .unwrap()
+    };
+    write("300ms");
+    let o = callcert()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(dir.path().join("a"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(99),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("✗"));
+    write("500ms");
+    let o = callcert()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(dir.path().join("b"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    stop_sut(&mut sut);
 }
 
 #[test]

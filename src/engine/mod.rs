@@ -99,6 +99,12 @@ pub struct RunPlan {
     pub voice_threshold_dbov: f64,
     /// Which calls go into the pcap.
     pub capture: CaptureMode,
+    /// Thresholds judged at the end (and during the run with `abort_on_fail`).
+    pub thresholds: Vec<crate::verdict::Threshold>,
+    /// The profile the thresholds came from, if any.
+    pub profile: Option<String>,
+    /// Stop placing calls once a threshold has failed beyond doubt.
+    pub abort_on_fail: bool,
 }
 
 /// What a finished run hands to the report.
@@ -116,6 +122,8 @@ pub struct RunResult {
     pub local_addr: SocketAddr,
     /// Whether any call got any response from the target.
     pub target_responded: bool,
+    /// Set when `abort_on_fail` stopped the run early: after how many calls.
+    pub aborted_after: Option<u64>,
     /// The pcap written (or why it could not be), when any call was captured.
     pub capture: Option<Result<PathBuf, String>>,
     /// The OPTIONS ping sent before the first call, when asked for.
@@ -390,9 +398,11 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
     let mut pcap: Option<PcapSink> = None;
     let mut pcap_error = None;
     let total = ctx.plan.calls;
+    let launched = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let launcher = {
         let ctx = ctx.clone();
         let rec_tx = rec_tx.clone();
+        let launched = launched.clone();
         tokio::spawn(async move {
             let sem = Arc::new(Semaphore::new(ctx.plan.max_concurrent.max(1)));
             let interval = Duration::from_secs_f64(1.0 / ctx.plan.rate);
@@ -406,6 +416,7 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
                 };
                 let ctx = ctx.clone();
                 let rec_tx = rec_tx.clone();
+                launched.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tokio::spawn(call::run_call(ctx, i, due, rec_tx, permit));
             }
         })
@@ -415,7 +426,10 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
     let mut failed = Vec::new();
     let mut received = 0u64;
     let mut responded = false;
-    while received < total {
+    let mut expected = total;
+    let mut aborted_after = None;
+    let conditions = crate::verdict::RunConditions::default();
+    while received < expected {
         let Some((r, cap)) = rec_rx.recv().await else {
             break;
         };
@@ -456,6 +470,21 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         if !r.succeeded() && failed.len() < MAX_FAILED_KEPT {
             failed.push(r);
         }
+        // abort_on_fail: judge as the records come in; a failure beyond doubt stops launching
+        // and the run ends when the calls already placed have ended.
+        if ctx.plan.abort_on_fail && aborted_after.is_none() && received.is_multiple_of(10) {
+            let eval = crate::verdict::evaluate(
+                &ctx.plan.thresholds,
+                &metrics.measurements(),
+                &conditions,
+            );
+            if eval.status == crate::verdict::Status::Fail {
+                launcher.abort();
+                let placed = launched.load(std::sync::atomic::Ordering::SeqCst);
+                expected = placed;
+                aborted_after = Some(placed);
+            }
+        }
     }
     launcher.abort();
     let capture = match (pcap, pcap_error) {
@@ -474,6 +503,7 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         local_addr: ctx.local.addr,
         preflight,
         target_responded: responded,
+        aborted_after,
         capture,
     })
 }

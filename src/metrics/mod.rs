@@ -169,6 +169,31 @@ impl DelayHistogram {
     }
 }
 
+/// The verdict engine's view: HDR percentiles, the exact mean from the running sum.
+impl crate::verdict::DelayStats for DelayHistogram {
+    fn count(&self) -> u64 {
+        self.hist.len()
+    }
+    fn mean_ms(&self) -> f64 {
+        match self.hist.len() {
+            0 => 0.0,
+            n => self.sum_us / n as f64 / 1000.0,
+        }
+    }
+    fn stddev_ms(&self) -> f64 {
+        crate::verdict::DelayStats::stddev_ms(&self.hist)
+    }
+    fn min_ms(&self) -> f64 {
+        crate::verdict::DelayStats::min_ms(&self.hist)
+    }
+    fn max_ms(&self) -> f64 {
+        crate::verdict::DelayStats::max_ms(&self.hist)
+    }
+    fn percentile_ms(&self, p: f64) -> f64 {
+        crate::verdict::DelayStats::percentile_ms(&self.hist, p)
+    }
+}
+
 /// All aggregates of a run.
 #[derive(Debug, Clone)]
 pub struct RunMetrics {
@@ -320,6 +345,24 @@ impl RunMetrics {
         self.rtp_received += o.rtp_received;
         self.rtp_lost += o.rtp_lost;
         self.max_jitter_ms = self.max_jitter_ms.max(o.max_jitter_ms);
+    }
+
+    /// What the verdict engine judges: rates as (successes, trials), delays as histograms.
+    pub fn measurements(&self) -> crate::verdict::Measurements<'_> {
+        let mut m = crate::verdict::Measurements::default();
+        m.rates
+            .insert("connect_rate".into(), (self.answered, self.attempted));
+        m.rates.insert(
+            "call_completion_rate".into(),
+            (self.succeeded, self.attempted),
+        );
+        for (name, h) in self.histograms() {
+            if name != "launch_lateness" {
+                m.delays
+                    .insert(name.into(), h as &dyn crate::verdict::DelayStats);
+            }
+        }
+        m
     }
 
     /// The stored form, written into report.json.

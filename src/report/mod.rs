@@ -158,12 +158,23 @@ pub struct Report {
     pub failed_calls: Vec<CallRecord>,
     /// Lossless aggregates (counters and HDR histograms) for `report merge` and `report check`.
     pub aggregates: crate::metrics::MetricsSnapshot,
+    /// The profile judged, if any.
+    pub profile: Option<String>,
+    /// The verdict on every threshold (profile and scenario), with intervals and sample needs.
+    pub verdict: crate::verdict::Evaluation,
+    /// Set when `abort_on_fail` stopped the run: the number of calls placed.
+    pub aborted_after: Option<u64>,
 }
 
 impl Report {
     /// Builds the report of a finished run.
     pub fn new(plan: &RunPlan, result: &RunResult, started_unix_s: f64) -> Report {
         let m = &result.metrics;
+        let verdict = crate::verdict::evaluate(
+            &plan.thresholds,
+            &m.measurements(),
+            &crate::verdict::RunConditions::default(),
+        );
         Report {
             schema_version: REPORT_SCHEMA_VERSION,
             tool: ToolInfo {
@@ -222,6 +233,9 @@ impl Report {
             inbound: result.dispatch.clone(),
             failed_calls: result.failed_calls.clone(),
             aggregates: m.snapshot(),
+            profile: plan.profile.clone(),
+            verdict,
+            aborted_after: result.aborted_after,
         }
     }
 
@@ -238,6 +252,63 @@ impl Report {
             source,
         })?;
         Ok(path)
+    }
+
+    /// Whether a threshold failed (the CLI's exit 99).
+    pub fn failed(&self) -> bool {
+        self.verdict.status == crate::verdict::Status::Fail
+    }
+
+    /// The verdict lines, k6 style: a ✓/✗ line per threshold with the measured value.
+    pub fn verdict_lines(&self) -> String {
+        use crate::verdict::Status;
+        let mut s = String::new();
+        if self.verdict.verdicts.is_empty() {
+            return s;
+        }
+        let title = match &self.profile {
+            Some(p) => format!("thresholds (profile {p} + scenario)"),
+            None => "thresholds".to_string(),
+        };
+        let _ = writeln!(s, "\n  {title}:");
+        for v in &self.verdict.verdicts {
+            let id = v
+                .threshold
+                .spec_id
+                .clone()
+                .unwrap_or_else(|| "custom".into());
+            let measured = match (v.measured, v.unit) {
+                (Some(x), "ms") => format!("{x:.1} ms"),
+                (Some(x), "ratio") => format!("{:.4} %", x * 100.0),
+                (Some(x), u) => format!("{x:.3} {u}"),
+                (None, _) => "—".into(),
+            };
+            let _ = writeln!(
+                s,
+                "    {} {:<22} {:<34} {:<14} n={:<6} {}",
+                v.status.mark(),
+                id,
+                format!("{}: {}", v.threshold.metric, v.threshold.expr),
+                measured,
+                v.samples,
+                v.detail
+            );
+        }
+        let overall = match self.verdict.status {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Inconclusive => "INCONCLUSIVE",
+            Status::NotMeasured => "NOT MEASURED",
+            Status::NotApplicable => "NOT APPLICABLE",
+        };
+        let _ = writeln!(s, "  verdict ..............: {overall}");
+        if let Some(n) = self.aborted_after {
+            let _ = writeln!(
+                s,
+                "  aborted ..............: abort_on_fail stopped the run after {n} calls"
+            );
+        }
+        s
     }
 
     /// The end-of-run terminal summary.
@@ -315,6 +386,7 @@ impl Report {
                 let _ = writeln!(s, "    {:<12} {n:>6}  e.g. {example}", format!("{k:?}"));
             }
         }
+        s.push_str(&self.verdict_lines());
         let malformed: u64 = self.inbound.malformed.values().sum();
         if malformed > 0 {
             let _ = writeln!(s, "  malformed SIP from the far end: {malformed}");

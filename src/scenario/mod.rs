@@ -49,7 +49,7 @@ pub fn parse_scenario_with_env(
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Scenario, ScenarioError> {
     let raw: raw::RawScenario = yaml::from_yaml(text, path)?;
-    raw.validate(path, env)
+    raw.validate(path, env, text)
 }
 
 #[cfg(test)]

@@ -30,6 +30,12 @@ pub struct Scenario {
     /// `preflight`: ping the target with OPTIONS before the first call (default false: the
     /// ping is one more transaction in the target's own statistics).
     pub preflight: bool,
+    /// `profile`: the threshold profile judged (a shipped name or a file), when given.
+    pub profile: Option<String>,
+    /// The profile's thresholds followed by the scenario's own `thresholds:` (k6 syntax).
+    pub thresholds: Vec<crate::verdict::Threshold>,
+    /// `abort_on_fail`: stop placing calls once a threshold has failed beyond doubt.
+    pub abort_on_fail: bool,
     /// `capture`: which calls go into the run's pcap — `failed` (default), `all` or `off`.
     pub capture: crate::report::pcap::CaptureMode,
     /// `credentials`, with `password_env` already resolved.

@@ -39,6 +39,12 @@ pub(crate) struct RawScenario {
     #[serde(default)]
     preflight: bool,
     #[serde(default)]
+    profile: Option<Spanned<String>>,
+    #[serde(default)]
+    thresholds: Option<std::collections::BTreeMap<String, Vec<Spanned<String>>>>,
+    #[serde(default)]
+    abort_on_fail: bool,
+    #[serde(default)]
     capture: crate::report::pcap::CaptureMode,
     #[serde(default)]
     credentials: Option<Spanned<RawCredentials>>,
@@ -101,7 +107,44 @@ impl RawScenario {
         self,
         file: &Path,
         env: EnvLookup<'_>,
+        text: &str,
     ) -> Result<Scenario, ScenarioError> {
+        // Thresholds and profiles are checked here, before any call (k6: exit 104).
+        let mut thresholds = Vec::new();
+        let mut profile_name = None;
+        if let Some(p) = &self.profile {
+            let name = p.value.trim();
+            let builtin = crate::verdict::BUILTIN_PROFILES
+                .iter()
+                .any(|(n, _)| *n == name);
+            let spec = if builtin || Path::new(name).is_absolute() {
+                name.to_string()
+            } else {
+                let rel = super::yaml::relative_to(file, name);
+                if rel.exists() {
+                    rel.display().to_string()
+                } else {
+                    name.to_string()
+                }
+            };
+            let profile = crate::verdict::load_profile(&spec).map_err(|e| {
+                if e.position().is_some() {
+                    e
+                } else {
+                    invalid(file, p, "profile", format!("{e}"))
+                }
+            })?;
+            profile_name = Some(profile.name.clone());
+            thresholds.extend(profile.thresholds);
+        }
+        if let Some(map) = &self.thresholds {
+            thresholds.extend(crate::verdict::parse_threshold_map(
+                file,
+                text,
+                "thresholds",
+                map,
+            )?);
+        }
         let name = self.name.value.trim().to_string();
         if name.is_empty() {
             return Err(invalid(file, &self.name, "name", "must not be empty"));
@@ -168,6 +211,9 @@ impl RawScenario {
             codecs,
             telephone_event: self.telephone_event,
             preflight: self.preflight,
+            profile: profile_name,
+            thresholds,
+            abort_on_fail: self.abort_on_fail,
             capture: self.capture,
             credentials,
             calls: self.calls.value,

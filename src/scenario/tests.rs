@@ -35,8 +35,12 @@ fn shipped_smoke_scenario_loads() {
     assert_eq!(s.name, "smoke");
     assert_eq!(s.target.to_string(), "sip:ivr@127.0.0.1:5080");
     assert_eq!(s.transport, TransportKind::Udp);
-    assert_eq!(s.calls, 20);
+    assert_eq!(s.calls, 60);
     assert_eq!(s.rate, 10.0);
+    assert_eq!(s.profile.as_deref(), Some("yd2823-acceptance"));
+    // The profile's thresholds, then the scenario's own four.
+    assert!(s.thresholds.len() > 4);
+    assert_eq!(s.thresholds.last().map(|t| t.metric.as_str()), Some("setup_time"));
     assert_eq!(s.call.hold, Duration::from_secs(2));
     assert_eq!(
         s.call.audio,
