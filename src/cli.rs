@@ -253,7 +253,12 @@ async fn run_and_report(plan: RunPlan, out: Option<PathBuf>) -> Result<i32, CliE
     let path = report
         .write_json(&out)
         .map_err(|e| CliError::Harness(e.to_string()))?;
+    let files = crate::report::files::write_report_files(&out, &report, &result.metrics)
+        .map_err(|e| CliError::Harness(e.to_string()))?;
     println!("  report ...............: {}", path.display());
+    for f in files {
+        println!("                          {}", f.display());
+    }
     match &result.capture {
         Some(Ok(p)) => println!("  capture ..............: {}", p.display()),
         Some(Err(e)) => eprintln!("callcert: capture not written: {e}"),

@@ -373,6 +373,17 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         }
         None => None,
     };
+    let mut csv = match &out_dir {
+        Some(dir) => Some(
+            crate::report::csv::CallsCsvWriter::create(&dir.join("calls.csv")).map_err(|e| {
+                EngineError::Output {
+                    path: dir.join("calls.csv"),
+                    source: std::io::Error::other(e.to_string()),
+                }
+            })?,
+        ),
+        None => None,
+    };
     let ctx_capture = if out_dir.is_some() {
         plan.capture
     } else {
@@ -466,6 +477,9 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
             if let Ok(line) = serde_json::to_string(&r) {
                 let _ = writeln!(w, "{line}");
             }
+        }
+        if let Some(w) = csv.as_mut() {
+            let _ = w.write_record(&r);
         }
         if !r.succeeded() && failed.len() < MAX_FAILED_KEPT {
             failed.push(r);

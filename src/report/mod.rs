@@ -1,6 +1,11 @@
 //! Reports of a run: `report.json` (schema in `schemas/report.schema.json`) and the end-of-run
 //! terminal summary.
 
+pub mod charts;
+pub mod csv;
+pub mod files;
+pub mod html;
+pub mod junit;
 pub mod pcap;
 
 use crate::engine::record::{CallRecord, FailureKind};

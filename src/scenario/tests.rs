@@ -40,7 +40,10 @@ fn shipped_smoke_scenario_loads() {
     assert_eq!(s.profile.as_deref(), Some("yd2823-acceptance"));
     // The profile's thresholds, then the scenario's own four.
     assert!(s.thresholds.len() > 4);
-    assert_eq!(s.thresholds.last().map(|t| t.metric.as_str()), Some("setup_time"));
+    assert_eq!(
+        s.thresholds.last().map(|t| t.metric.as_str()),
+        Some("setup_time")
+    );
     assert_eq!(s.call.hold, Duration::from_secs(2));
     assert_eq!(
         s.call.audio,
