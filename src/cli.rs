@@ -68,11 +68,51 @@ pub enum Command {
         #[arg(long)]
         transport: Option<TransportKind>,
     },
+    /// Print the sample each threshold of a scenario needs, against the calls it plans.
+    Plan {
+        /// Scenario file (YAML).
+        scenario: PathBuf,
+        /// Override the number of calls.
+        #[arg(long)]
+        calls: Option<u64>,
+    },
+    /// Work with finished runs: merge shards, re-check against another profile.
+    Report {
+        /// What to do.
+        #[command(subcommand)]
+        action: ReportCommand,
+    },
     /// Start the reference call center in-process and run `scenarios/smoke.yaml` against it.
     Demo {
         /// Output directory (default `reports/demo-<UTC time>`).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+/// `callcert report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Combine the results of several runs or shards (HDR histograms merged, not averaged) and
+    /// judge them again.
+    Merge {
+        /// Output directories (or report.json files) of the runs.
+        #[arg(required = true, num_args = 1..)]
+        runs: Vec<PathBuf>,
+        /// Where to write the merged report set.
+        #[arg(long)]
+        out: PathBuf,
+        /// Judge against this profile instead of the runs' own thresholds.
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Judge a finished run against another profile.
+    Check {
+        /// The run's report.json (or its directory).
+        report: PathBuf,
+        /// Profile name (shipped) or file.
+        #[arg(long)]
+        profile: String,
     },
 }
 
@@ -162,6 +202,24 @@ pub async fn execute(cli: Cli) -> Result<i32, CliError> {
             );
             Ok(0)
         }
+        Command::Plan { scenario, calls } => {
+            let scn = scenario::load_scenario(&scenario)
+                .map_err(|e| CliError::InvalidConfig(e.to_string()))?;
+            let calls = calls.unwrap_or(scn.calls);
+            println!(
+                "callcert plan — {} ({} calls at {}/s): sample each threshold needs",
+                scn.name, calls, scn.rate
+            );
+            for l in crate::report::merge::plan(&scn.thresholds, calls, 0.95) {
+                let mark = match l.needed {
+                    Some(n) if n > calls => "✗",
+                    _ => "✓",
+                };
+                println!("  {mark} {:<52} {}", l.label, l.note);
+            }
+            Ok(0)
+        }
+        Command::Report { action } => report_command(action),
         Command::Demo { out } => {
             let cfg = SutConfig {
                 listen: "127.0.0.1:0"
@@ -263,6 +321,53 @@ async fn run_and_report(plan: RunPlan, out: Option<PathBuf>) -> Result<i32, CliE
         Some(Ok(p)) => println!("  capture ..............: {}", p.display()),
         Some(Err(e)) => eprintln!("callcert: capture not written: {e}"),
         None => {}
+    }
+    Ok(if report.failed() {
+        EXIT_THRESHOLD_FAILED
+    } else {
+        0
+    })
+}
+
+fn report_command(action: ReportCommand) -> Result<i32, CliError> {
+    use crate::report::merge;
+    let invalid = |e: &dyn std::fmt::Display| CliError::InvalidConfig(e.to_string());
+    let (run, profile, thresholds, out) = match action {
+        ReportCommand::Merge { runs, out, profile } => {
+            let stored = runs
+                .iter()
+                .map(|p| merge::read_run(p))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid(&e))?;
+            let merged = merge::merge_runs(&stored)
+                .ok_or_else(|| CliError::InvalidConfig("no runs to merge".into()))?;
+            let (profile, thresholds) = match profile {
+                Some(p) => {
+                    let prof = crate::verdict::load_profile(&p).map_err(|e| invalid(&e))?;
+                    (Some(prof.name), prof.thresholds)
+                }
+                None => (merged.profile.clone(), merged.thresholds.clone()),
+            };
+            (merged, profile, thresholds, Some(out))
+        }
+        ReportCommand::Check { report, profile } => {
+            let run = merge::read_run(&report).map_err(|e| invalid(&e))?;
+            let prof = crate::verdict::load_profile(&profile).map_err(|e| invalid(&e))?;
+            (run, Some(prof.name), prof.thresholds, None)
+        }
+    };
+    let report = merge::report_for(&run, profile, &thresholds);
+    print!("{}", report.summary());
+    if let Some(out) = out {
+        let path = report
+            .write_json(&out)
+            .map_err(|e| CliError::Harness(e.to_string()))?;
+        let files = crate::report::files::write_report_files(&out, &report, &run.metrics)
+            .map_err(|e| CliError::Harness(e.to_string()))?;
+        println!("  report ...............: {}", path.display());
+        for f in files {
+            println!("                          {}", f.display());
+        }
     }
     Ok(if report.failed() {
         EXIT_THRESHOLD_FAILED

@@ -6,6 +6,7 @@ pub mod csv;
 pub mod files;
 pub mod html;
 pub mod junit;
+pub mod merge;
 pub mod pcap;
 
 use crate::engine::record::{CallRecord, FailureKind};
@@ -46,7 +47,7 @@ pub struct ToolInfo {
 }
 
 /// The run's configuration as the report records it (no credentials).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RunInfo {
     /// Scenario name.
     pub scenario: String,
@@ -180,31 +181,48 @@ impl Report {
             &m.measurements(),
             &crate::verdict::RunConditions::default(),
         );
+        let run = RunInfo {
+            scenario: plan.name.clone(),
+            target: plan.target.to_string(),
+            target_addr: plan.target_addr.to_string(),
+            local_addr: result.local_addr.to_string(),
+            transport: plan.transport.via_token().to_ascii_lowercase(),
+            calls: plan.calls,
+            rate: plan.rate,
+            max_concurrent: plan.max_concurrent,
+            seed: plan.seed,
+            codecs: plan.codecs.iter().map(|c| format!("{c:?}")).collect(),
+            hold_s: plan.hold.as_secs_f64(),
+            answer_timeout_s: plan.answer_timeout.as_secs_f64(),
+            authenticated: plan.credentials.is_some(),
+            started_unix_s,
+            duration_s: result.duration.as_secs_f64(),
+        };
+        let mut r = Report::from_metrics(run, plan.profile.clone(), m, verdict);
+        r.preflight = result.preflight.clone();
+        r.target_responded = result.target_responded;
+        r.inbound = result.dispatch.clone();
+        r.failed_calls = result.failed_calls.clone();
+        r.aborted_after = result.aborted_after;
+        r
+    }
+
+    /// A report from aggregates alone (a merged or re-checked run: no per-call details).
+    pub fn from_metrics(
+        run: RunInfo,
+        profile: Option<String>,
+        m: &crate::metrics::RunMetrics,
+        verdict: crate::verdict::Evaluation,
+    ) -> Report {
         Report {
             schema_version: REPORT_SCHEMA_VERSION,
             tool: ToolInfo {
                 name: "callcert",
                 version: env!("CARGO_PKG_VERSION"),
             },
-            run: RunInfo {
-                scenario: plan.name.clone(),
-                target: plan.target.to_string(),
-                target_addr: plan.target_addr.to_string(),
-                local_addr: result.local_addr.to_string(),
-                transport: plan.transport.via_token().to_ascii_lowercase(),
-                calls: plan.calls,
-                rate: plan.rate,
-                max_concurrent: plan.max_concurrent,
-                seed: plan.seed,
-                codecs: plan.codecs.iter().map(|c| format!("{c:?}")).collect(),
-                hold_s: plan.hold.as_secs_f64(),
-                answer_timeout_s: plan.answer_timeout.as_secs_f64(),
-                authenticated: plan.credentials.is_some(),
-                started_unix_s,
-                duration_s: result.duration.as_secs_f64(),
-            },
-            preflight: result.preflight.clone(),
-            target_responded: result.target_responded,
+            run,
+            preflight: None,
+            target_responded: m.answered > 0 || !m.sip_codes.is_empty(),
             calls: CallCounts {
                 attempted: m.attempted,
                 answered: m.answered,
@@ -235,12 +253,12 @@ impl Report {
                 rtp_lost: m.rtp_lost,
                 max_jitter_ms: m.max_jitter_ms,
             },
-            inbound: result.dispatch.clone(),
-            failed_calls: result.failed_calls.clone(),
+            inbound: DispatchStats::default(),
+            failed_calls: Vec::new(),
             aggregates: m.snapshot(),
-            profile: plan.profile.clone(),
+            profile,
             verdict,
-            aborted_after: result.aborted_after,
+            aborted_after: None,
         }
     }
 
