@@ -194,6 +194,61 @@ impl crate::verdict::DelayStats for DelayHistogram {
     }
 }
 
+/// Per-second counts over the run (bounded: one entry per second of run time).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeline {
+    /// INVITEs sent in each second.
+    pub started: Vec<u32>,
+    /// Calls that ended in each second.
+    pub ended: Vec<u32>,
+    /// Calls that ended failed in each second.
+    pub failed: Vec<u32>,
+}
+
+impl Timeline {
+    fn bump(v: &mut Vec<u32>, ms: f64) {
+        let i = (ms.max(0.0) / 1000.0) as usize;
+        if v.len() <= i {
+            v.resize(i + 1, 0);
+        }
+        v[i] += 1;
+    }
+
+    /// Adds one finished call.
+    pub fn record(&mut self, r: &CallRecord) {
+        let start = r.invite_sent_ms.unwrap_or(r.scheduled_ms);
+        Self::bump(&mut self.started, start);
+        Self::bump(&mut self.ended, r.ended_ms.max(start));
+        if !r.succeeded() {
+            Self::bump(&mut self.failed, r.ended_ms.max(start));
+        }
+    }
+
+    /// Series for the report: (second, value) of calls in progress, attempts/s, failures/s.
+    pub fn series(&self) -> Vec<(&'static str, Vec<(f64, f64)>)> {
+        let n = self.started.len().max(self.ended.len());
+        let at = |v: &Vec<u32>, i: usize| f64::from(v.get(i).copied().unwrap_or(0));
+        let mut in_progress = Vec::with_capacity(n);
+        let mut level = 0.0;
+        for i in 0..n {
+            level += at(&self.started, i);
+            in_progress.push((i as f64, level));
+            level -= at(&self.ended, i);
+        }
+        vec![
+            ("calls in progress (carried Erl)", in_progress),
+            (
+                "attempts per second",
+                (0..n).map(|i| (i as f64, at(&self.started, i))).collect(),
+            ),
+            (
+                "failures per second",
+                (0..n).map(|i| (i as f64, at(&self.failed, i))).collect(),
+            ),
+        ]
+    }
+}
+
 /// All aggregates of a run.
 #[derive(Debug, Clone)]
 pub struct RunMetrics {
@@ -227,6 +282,8 @@ pub struct RunMetrics {
     pub rtp_lost: i64,
     /// Largest RFC 3550 interarrival jitter of any call, ms.
     pub max_jitter_ms: f64,
+    /// Per-second attempts, endings and failures (not kept across `report merge`).
+    pub timeline: Timeline,
 }
 
 impl Default for RunMetrics {
@@ -247,6 +304,7 @@ impl Default for RunMetrics {
             rtp_received: 0,
             rtp_lost: 0,
             max_jitter_ms: 0.0,
+            timeline: Timeline::default(),
         }
     }
 }
@@ -254,6 +312,7 @@ impl Default for RunMetrics {
 impl RunMetrics {
     /// Adds one finished call.
     pub fn record(&mut self, r: &CallRecord) {
+        self.timeline.record(r);
         self.attempted += 1;
         if r.answered_ms.is_some() {
             self.answered += 1;
@@ -470,6 +529,36 @@ mod tests {
             hdr: "!!".into(),
         };
         assert!(DelayHistogram::from_snapshot("x", None, &bad).is_err());
+    }
+
+    #[test]
+    fn timeline_counts_calls_in_progress_per_second() {
+        use crate::engine::record::CallTimeline;
+        #[allow(clippy::disallowed_methods)]
+        let origin = std::time::Instant::now();
+        let mut t = Timeline::default();
+        // Three calls: 0.5–2.5 s, 1.2–1.8 s (failed), 3.0–3.1 s.
+        for (i, (a, b, ok)) in [
+            (500.0, 2500.0, true),
+            (1200.0, 1800.0, false),
+            (3000.0, 3100.0, true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut c = CallTimeline::new(i as u64, "x".into(), origin, origin);
+            c.record.invite_sent_ms = Some(a);
+            c.record.ended_ms = b;
+            if !ok {
+                c.fail(FailureKind::Timeout, "t");
+            }
+            t.record(&c.record);
+        }
+        let s = t.series();
+        let in_progress: Vec<f64> = s[0].1.iter().map(|p| p.1).collect();
+        assert_eq!(in_progress, vec![1.0, 2.0, 1.0, 1.0]);
+        let failures: Vec<f64> = s[2].1.iter().map(|p| p.1).collect();
+        assert_eq!(failures, vec![0.0, 1.0, 0.0, 0.0]);
     }
 
     #[test]

@@ -200,7 +200,15 @@ pub fn write_report_files(
             .iter()
             .map(|(k, n)| (k.clone(), *n))
             .collect(),
-        load_series: Vec::<Series>::new(),
+        load_series: metrics
+            .timeline
+            .series()
+            .into_iter()
+            .map(|(name, points)| Series {
+                name: name.to_string(),
+                points,
+            })
+            .collect(),
         response_cdfs: Vec::new(),
         response_markers: Vec::new(),
         mos: Vec::new(),

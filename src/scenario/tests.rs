@@ -30,6 +30,14 @@ fn err(text: &str) -> String {
 const MINIMAL: &str = "name: t\ntarget: sip:ivr@127.0.0.1:5080\ncalls: 1\nrate: 1\n";
 
 #[test]
+fn shipped_ci_scenario_loads_with_its_thresholds() {
+    let s = load_scenario(&scenarios_dir().join("ci.yaml")).expect("ci.yaml loads");
+    assert_eq!(s.thresholds.len(), 5);
+    assert!(s.abort_on_fail);
+    assert!(s.profile.is_none());
+}
+
+#[test]
 fn shipped_smoke_scenario_loads() {
     let s = load_scenario(&scenarios_dir().join("smoke.yaml")).expect("smoke.yaml loads");
     assert_eq!(s.name, "smoke");
