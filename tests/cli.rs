@@ -242,3 +242,32 @@ fn failed_calls_are_captured_in_a_pcap_tshark_reads() {
     let distinct: std::collections::BTreeSet<_> = ids.lines().collect();
     assert_eq!(distinct.len(), 2);
 }
+
+/// The harness itself failing (here: an output directory that cannot be created) exits 1,
+/// distinct from a failed threshold (99) and an invalid configuration (104).
+#[test]
+fn a_harness_failure_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "a file where the output directory should go").unwrap();
+    let scenario = dir.path().join("s.yaml");
+    std::fs::write(
+        &scenario,
+        "name: s\ntarget: sip:x@127.0.0.1:9\nlocal: 127.0.0.1:0\ncalls: 1\nrate: 1\n",
+    )
+    .unwrap();
+    let o = callcert()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(blocker.join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not-a-dir"));
+}
