@@ -140,19 +140,7 @@ fn baresip_calls_the_reference_call_center() {
         format!("listen: 127.0.0.1:{sut_port}\nring_delay: 50ms\nanswer_delay: 100ms\n"),
     )
     .unwrap();
-    let mut sut = Proc::spawn(
-        "callcert sut",
-        callcert()
-            .arg("sut")
-            .arg("--config")
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    );
-    wait_udp_bound(
-        format!("127.0.0.1:{sut_port}").parse().unwrap(),
-        Duration::from_secs(5),
-    );
+    let mut sut = start_sut(&cfg, sut_port);
     // A 12 s tone outlasts the call (baresip hangs up when its aufile source ends; its ausine
     // source supports only 48 kHz).
     let tone = dir.path().join("tone.wav");

@@ -122,20 +122,7 @@ fn start_call_center(dir: &std::path::Path, port: u16, after_prompt: &str) -> Pr
         ),
     )
     .unwrap();
-    let p = Proc::spawn(
-        "callcert sut",
-        callcert()
-            .arg("sut")
-            .arg("--config")
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    );
-    wait_udp_bound(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_secs(5),
-    );
-    p
+    start_sut(&cfg, port)
 }
 
 fn run_through(dir: &std::path::Path, proxy: u16, calls: u32, hold: &str) -> serde_json::Value {

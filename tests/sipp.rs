@@ -84,19 +84,7 @@ fn sipp_uac_against_reference_call_center() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let cfg = sut_config(dir.path(), port, 500);
-    let mut sut = Proc::spawn(
-        "callcert sut",
-        callcert()
-            .arg("sut")
-            .arg("--config")
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    );
-    wait_udp_bound(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_secs(5),
-    );
+    let mut sut = start_sut(&cfg, port);
     let stats = dir.path().join("uac.csv");
     let mut uac = Proc::spawn(
         "sipp uac",
@@ -137,19 +125,7 @@ fn trunk_limit_answers_excess_with_503() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let cfg = sut_config(dir.path(), port, 50);
-    let mut sut = Proc::spawn(
-        "callcert sut",
-        callcert()
-            .arg("sut")
-            .arg("--config")
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    );
-    wait_udp_bound(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_secs(5),
-    );
+    let mut sut = start_sut(&cfg, port);
     let stats = dir.path().join("uac.csv");
     let mut uac = Proc::spawn(
         "sipp uac",
