@@ -271,3 +271,62 @@ fn a_harness_failure_exits_1() {
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("not-a-dir"));
 }
+
+/// A run killed with SIGKILL in the middle keeps a complete record of every call that had
+/// ended: calls.jsonl and calls.csv are written as calls end, never half a line.
+#[test]
+fn a_killed_run_keeps_every_ended_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("sut.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen: 127.0.0.1:{port}\nring_delay: 10ms\nanswer_delay: 10ms\nafter_prompt: keep\n"
+        ),
+    )
+    .unwrap();
+    let mut sut = start_sut(&cfg, port);
+    let scenario = dir.path().join("long.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name: long\ntarget: sip:ivr@127.0.0.1:{port}\nlocal: 127.0.0.1:0\ncalls: 400\nrate: 20\n\
+             call:\n  hold: 200ms\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut run = Proc::spawn(
+        "callcert run",
+        callcert()
+            .arg("run")
+            .arg(&scenario)
+            .arg("--out")
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let pid = run.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let _ = run.wait_for(std::time::Duration::from_secs(5));
+    let jsonl = std::fs::read_to_string(out.join("calls.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is a whole record"))
+        .collect();
+    assert!(records.len() >= 20, "only {} records", records.len());
+    assert!(records.len() < 400, "the run was not interrupted");
+    let csv = std::fs::read_to_string(out.join("calls.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        records.len() + 1,
+        "csv rows match (plus header)"
+    );
+    stop_sut(&mut sut);
+}

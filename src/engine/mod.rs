@@ -475,7 +475,9 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         metrics.record(&r);
         if let Some(w) = log.as_mut() {
             if let Ok(line) = serde_json::to_string(&r) {
+                // Flushed per call: a killed run keeps every call that had ended.
                 let _ = writeln!(w, "{line}");
+                let _ = w.flush();
             }
         }
         if let Some(w) = csv.as_mut() {
