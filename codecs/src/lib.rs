@@ -4,3 +4,5 @@
 #![warn(missing_docs)]
 
 pub mod g711;
+
+pub mod dtmf;

@@ -211,6 +211,43 @@ impl RtpPacketizer {
         Ok(len)
     }
 
+    /// Writes the next packet with the given payload type, marker and timestamp into `out`;
+    /// returns its length. For RFC 4733 telephone events sent in place of audio frames.
+    ///
+    /// The packet takes the next sequence number and the stream's SSRC. The stream's own
+    /// running timestamp still advances by one packet of samples, as in
+    /// [`packetize`](Self::packetize), so audio resumes after the event at the timestamp it
+    /// would have had if audio had been sent all along (RFC 4733 §2.5.1.1: the event reuses the
+    /// audio's clock and SSRC). The talkspurt flag is left as it is. On error nothing advances.
+    pub fn packetize_event(
+        &mut self,
+        payload_type: u8,
+        marker: bool,
+        timestamp: u32,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, RtpError> {
+        let builder = RtpPacketBuilder::new()
+            .payload_type(payload_type)
+            .marked(marker)
+            .sequence(Seq::from(self.seq))
+            .timestamp(timestamp)
+            .ssrc(self.ssrc)
+            .payload(payload);
+        let len = builder.build_into(out).map_err(|e| match e {
+            RtpPacketBuildError::PayloadTypeInvalid => {
+                RtpError::InvalidPayloadType { payload_type }
+            }
+            _ => RtpError::BufferTooSmall {
+                needed: builder.target_length(),
+                available: out.len(),
+            },
+        })?;
+        self.seq = self.seq.wrapping_add(1);
+        self.timestamp = self.timestamp.wrapping_add(self.samples_per_packet);
+        Ok(len)
+    }
+
     /// Skips `packets` packet times without sending (a silence gap): the timestamp keeps
     /// counting sampling instants, the sequence number does not move, and the next packet starts
     /// a talkspurt (RFC 3550 §5.1; RFC 3551 §4.1).
@@ -263,6 +300,65 @@ mod tests {
                 (0, t0.wrapping_add(320), false),
                 (1, t0.wrapping_add(800), true),
             ]
+        );
+    }
+
+    #[test]
+    fn audio_after_events_continues_the_rtp_clock() {
+        let t0 = u32::MAX - 200;
+        let mut p = RtpPacketizer::with_state(0, 0xABCD, 65535, t0);
+        let audio = [0xFFu8; 160];
+        let mut buf = [0u8; 256];
+        let mut seen = Vec::new();
+        let record = |len: usize, buf: &[u8]| {
+            let h = parse_rtp(&buf[..len]).unwrap();
+            assert_eq!(h.ssrc, 0xABCD);
+            (
+                h.payload_type,
+                h.marker,
+                h.sequence,
+                h.timestamp,
+                h.payload.len(),
+            )
+        };
+        let len = p.packetize(&audio, &mut buf).unwrap();
+        seen.push(record(len, &buf));
+        // Three event packets replace three audio frames; all carry the event's start time.
+        let event_ts = p.next_timestamp();
+        for i in 0..3 {
+            let len = p
+                .packetize_event(101, i == 0, event_ts, &[1, 10, 0, 160], &mut buf)
+                .unwrap();
+            seen.push(record(len, &buf));
+        }
+        let len = p.packetize(&audio, &mut buf).unwrap();
+        seen.push(record(len, &buf));
+        assert_eq!(
+            seen,
+            vec![
+                (0, true, 65535, t0, 160),
+                (101, true, 0, t0.wrapping_add(160), 4),
+                (101, false, 1, t0.wrapping_add(160), 4),
+                (101, false, 2, t0.wrapping_add(160), 4),
+                // As if four audio frames had been sent: timestamp + 4 × 160, no marker.
+                (0, false, 3, t0.wrapping_add(640), 160),
+            ]
+        );
+        assert_eq!(
+            p.packetize_event(128, false, 0, &[0; 4], &mut buf),
+            Err(RtpError::InvalidPayloadType { payload_type: 128 })
+        );
+        assert_eq!(
+            p.packetize_event(101, false, 0, &[0; 4], &mut buf[..10]),
+            Err(RtpError::BufferTooSmall {
+                needed: 16,
+                available: 10
+            })
+        );
+        assert_eq!(
+            (p.next_sequence(), p.next_timestamp()),
+            (4, t0.wrapping_add(800)),
+            "failed builds advance nothing"
         );
     }
 
