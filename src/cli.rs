@@ -53,6 +53,19 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Learn an IVR's prompts: place one call through the scenario's steps, accepting any voice
+    /// where a prompt is named, and save each as `OUT/NAME.wav` (references for later runs: set
+    /// `call.prompts` to OUT).
+    Learn {
+        /// Scenario file (YAML) with `call.steps`.
+        scenario: PathBuf,
+        /// Folder to write the prompts into (created).
+        #[arg(long)]
+        out: PathBuf,
+        /// Override the scenario's target SIP URI.
+        #[arg(long)]
+        target: Option<String>,
+    },
     /// Run the reference call center until SIGINT/SIGTERM; prints its counters as JSON at exit.
     Sut {
         /// Listen address (overrides the config).
@@ -67,6 +80,12 @@ pub enum Command {
         /// Override the transport (udp or tcp).
         #[arg(long)]
         transport: Option<TransportKind>,
+        /// Run this IVR definition (e.g. scenarios/ivr/bank.yaml) after the answer.
+        #[arg(long)]
+        ivr: Option<PathBuf>,
+        /// Replace every delay distribution of the IVR by its mean (exact ground truth).
+        #[arg(long)]
+        fixed_delays: bool,
     },
     /// Print the sample each threshold of a scenario needs, against the calls it plans.
     Plan {
@@ -164,11 +183,60 @@ pub async fn execute(cli: Cli) -> Result<i32, CliError> {
             let plan = build_plan(&scn, target.as_deref(), calls, rate).await?;
             run_and_report(plan, out).await
         }
+        Command::Learn {
+            scenario,
+            out,
+            target,
+        } => {
+            let scn = scenario::load_scenario(&scenario)
+                .map_err(|e| CliError::InvalidConfig(e.to_string()))?;
+            if scn.call.steps.is_empty() {
+                return Err(CliError::InvalidConfig(format!(
+                    "{}: learn needs call.steps that name the prompts to record",
+                    scenario.display()
+                )));
+            }
+            std::fs::create_dir_all(&out)
+                .map_err(|e| CliError::Harness(format!("{}: {e}", out.display())))?;
+            let mut plan = build_plan(&scn, target.as_deref(), Some(1), None).await?;
+            plan.ivr = plan.ivr.take().map(|p| {
+                std::sync::Arc::new(
+                    std::sync::Arc::try_unwrap(p)
+                        .unwrap_or_else(|p| (*p).clone())
+                        .learning(out.clone()),
+                )
+            });
+            let result = engine::run(plan, None)
+                .await
+                .map_err(|e| CliError::Harness(e.to_string()))?;
+            let mut saved: Vec<String> = std::fs::read_dir(&out)
+                .map(|d| {
+                    d.filter_map(Result::ok)
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| n.ends_with(".wav"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            saved.sort();
+            eprintln!(
+                "callcert learn: {} prompt(s) in {}: {}",
+                saved.len(),
+                out.display(),
+                saved.join(", ")
+            );
+            if let Some(f) = result.failed_calls.first().and_then(|c| c.failure.as_ref()) {
+                eprintln!("callcert learn: the call failed: {}", f.detail);
+                return Ok(1);
+            }
+            Ok(0)
+        }
         Command::Sut {
             listen,
             config,
             trunks,
             transport,
+            ivr,
+            fixed_delays,
         } => {
             let mut cfg = match &config {
                 Some(p) => sut::config::load_sut_config(p)
@@ -183,6 +251,18 @@ pub async fn execute(cli: Cli) -> Result<i32, CliError> {
             }
             if let Some(t) = transport {
                 cfg.transport = t;
+            }
+            if let Some(p) = ivr {
+                cfg.ivr = Some(
+                    sut::config::LoadedIvr::load(&p)
+                        .map_err(|e| CliError::InvalidConfig(e.to_string()))?,
+                );
+            }
+            if fixed_delays {
+                if let Some(i) = cfg.ivr.take() {
+                    let fixed = (*i.0).clone().with_fixed_delays();
+                    cfg.ivr = Some(sut::config::LoadedIvr(std::sync::Arc::new(fixed)));
+                }
             }
             let prompt = load_prompt(&cfg)?;
             let handle = sut::serve(cfg.clone(), prompt)
@@ -460,5 +540,13 @@ pub async fn build_plan(
         thresholds: scn.thresholds.clone(),
         profile: scn.profile.clone(),
         abort_on_fail: scn.abort_on_fail,
+        ivr: if scn.call.steps.is_empty() {
+            None
+        } else {
+            Some(std::sync::Arc::new(
+                engine::IvrPlan::load(scn.call.steps.clone(), scn.call.prompts.as_deref())
+                    .map_err(CliError::InvalidConfig)?,
+            ))
+        },
     })
 }

@@ -304,6 +304,7 @@ fn record(index: u64) -> CallRecord {
             malformed: 0,
             rtt_ms: None,
         }),
+        ivr: None,
     }
 }
 

@@ -2,8 +2,11 @@
 //! media session with wire-timestamped input, and produces the call's record.
 
 use super::dispatch::CallInput;
+use super::ivr::IvrDriver;
 use super::record::{CallMedia, CallRecord, CallTimeline, FailureKind};
 use super::{CallContext, RtpPair};
+use crate::media::prompt::SegmenterConfig;
+use crate::media::session::{ListenConfig, TxMark};
 use crate::media::{MediaConfig, MediaSession, RtpChannel};
 use crate::report::pcap::{CallCapture, CaptureMode, Carrier};
 use crate::sip::dialog::{CallEvent, CallOutcome, UacCall, UacConfig};
@@ -29,7 +32,9 @@ struct MediaLeg {
 }
 
 impl MediaLeg {
-    async fn flush(&mut self, cap: &mut Option<CallCapture>, origin: Instant) {
+    /// Sends what the session has due; returns the wire time of a marked packet's mark.
+    async fn flush(&mut self, cap: &mut Option<CallCapture>, origin: Instant) -> Option<Instant> {
+        let mut marked = None;
         while let Some(t) = self.session.poll_transmit() {
             let Some(pair) = &self.sockets else { continue };
             let (sock, to) = match t.channel {
@@ -38,13 +43,21 @@ impl MediaLeg {
             };
             if let Some(to) = to {
                 let data = self.session.transmit_buf(&t);
+                let before = now();
                 let _ = sock.send_to(data, to).await;
+                if let Some(TxMark::DtmfDone { offset }) = t.mark {
+                    // Stamped like SIP sends: the midpoint of the clock reads around the call.
+                    let after = now();
+                    let sent = before + after.saturating_duration_since(before) / 2;
+                    marked = Some(sent + crate::media::audio::samples_to_duration(offset as u64));
+                }
                 if let (Some(c), Ok(local)) = (cap.as_mut(), sock.local_addr()) {
                     let at = now().saturating_duration_since(origin);
                     c.push(at, Carrier::Udp, local, to, data);
                 }
             }
         }
+        marked
     }
 
     fn apply_remote(&mut self, neg: &sdp::NegotiatedMedia) {
@@ -111,8 +124,25 @@ pub(crate) async fn run_call(
         rtcp_interval: Duration::from_secs(5),
         telephone_event_pt: None,
         voice_threshold_dbov: plan.voice_threshold_dbov,
-        loop_source: true,
+        loop_source: plan.ivr.is_none(),
+        listen: ListenConfig {
+            prompts: plan.ivr.as_ref().map(|_| SegmenterConfig {
+                threshold_dbov: plan.voice_threshold_dbov,
+                ..SegmenterConfig::default()
+            }),
+            inband_dtmf: false,
+        },
     };
+    // With steps the caller is silent except when a `talk` step speaks.
+    let media_cfg = if plan.ivr.is_some() {
+        MediaConfig {
+            source: crate::media::AudioSource::silence(),
+            ..media_cfg
+        }
+    } else {
+        media_cfg
+    };
+    let mut ivr = plan.ivr.clone().map(IvrDriver::new);
     let mut rx = ctx.routes.register(&call_id);
     let start = now();
     let local_rtp = sockets.rtp.local_addr().ok();
@@ -140,7 +170,8 @@ pub(crate) async fn run_call(
         start,
     );
     // Bound on the whole call so that every placed call ends up in the results.
-    let hard_deadline = start + plan.answer_timeout + plan.hold + plan.timers.t1 * 64 * 2;
+    let call_time = plan.ivr.as_ref().map_or(plan.hold, |p| p.budget);
+    let hard_deadline = start + plan.answer_timeout + call_time + plan.timers.t1 * 64 * 2;
     let mut hangup_at: Option<Instant> = None;
     let mut media_check_at: Option<Instant> = None;
     let mut reported = false;
@@ -156,6 +187,9 @@ pub(crate) async fn run_call(
             match ctx.socket.send(&bytes, ctx.target_addr).await {
                 Ok(at) => {
                     tl.on_sent(&m, at);
+                    if let Some(v) = ivr.as_mut() {
+                        v.on_sip_sent(&m, at);
+                    }
                     if let Some(c) = cap.as_mut() {
                         let t = at.saturating_duration_since(ctx.origin);
                         c.push(t, carrier, ctx.local.addr, ctx.target_addr, &bytes);
@@ -167,7 +201,16 @@ pub(crate) async fn run_call(
                 }
             }
         }
-        media.flush(&mut cap, ctx.origin).await;
+        if let Some(at) = media.flush(&mut cap, ctx.origin).await {
+            if let Some(v) = ivr.as_mut() {
+                v.on_media_digits_sent(at, now());
+            }
+        }
+        if let Some(v) = ivr.as_mut() {
+            let t = now();
+            v.on_media(&mut media.session, t);
+            v.act(&mut call, &mut media.session, t);
+        }
 
         while let Some(ev) = call.poll_event() {
             let t = now();
@@ -181,6 +224,12 @@ pub(crate) async fn run_call(
                     }
                 }
                 CallEvent::Provisional { .. } => {}
+                CallEvent::Info { .. } => {}
+                CallEvent::InfoAnswered { code } => {
+                    if let Some(v) = ivr.as_mut() {
+                        v.on_info_answered(code, t);
+                    }
+                }
                 CallEvent::Answered { sdp: body } => {
                     match body
                         .as_deref()
@@ -189,9 +238,13 @@ pub(crate) async fn run_call(
                         Some(Ok(neg)) => {
                             media.apply_remote(&neg);
                             media.session.set_codec(neg.codec.into());
+                            media.session.set_telephone_event_pt(neg.telephone_event_pt);
                             media.session.start_sending(t);
                             media.sending = true;
-                            hangup_at = Some(t + plan.hold);
+                            match ivr.as_mut() {
+                                Some(v) => v.on_answered(t),
+                                None => hangup_at = Some(t + plan.hold),
+                            }
                             media_check_at = plan.expect_media.then(|| t + plan.media_timeout);
                         }
                         Some(Err(e)) => {
@@ -205,6 +258,9 @@ pub(crate) async fn run_call(
                     }
                 }
                 CallEvent::Reoffer { sdp: body } => {
+                    if let Some(v) = ivr.as_mut() {
+                        v.on_reinvite(t);
+                    }
                     let answer = match sdp::parse_sdp(&body) {
                         Ok(o) if !body.is_empty() => {
                             match sdp::answer(&o, &plan.codecs, ctx.local.addr.ip(), rtp_port) {
@@ -220,6 +276,16 @@ pub(crate) async fn run_call(
                     call.answer_reoffer(&answer, t);
                 }
                 CallEvent::Ended(outcome) => {
+                    if let Some(v) = ivr.as_mut() {
+                        v.on_call_ended(t);
+                        if tl.record.answered_ms.is_some() {
+                            let r = v.runner().result();
+                            if let (Some(kind), Some(why)) = (r.failure_kind, &r.failure) {
+                                tl.fail(FailureKind::of_step(kind), why.clone());
+                            }
+                            tl.record.ivr = Some(r.clone());
+                        }
+                    }
                     finish(&mut tl, &outcome, &media, plan, &last_transport_error);
                     tl.record.retransmissions_sent = call.retransmissions_sent();
                     tl.record.retransmissions_received = call.retransmissions_received();
@@ -247,6 +313,7 @@ pub(crate) async fn run_call(
             hangup_at,
             media_check_at,
             linger_until,
+            ivr.as_ref().and_then(IvrDriver::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -300,6 +367,11 @@ pub(crate) async fn run_call(
                 }
                 if media.sending {
                     media.session.handle_timeout(t);
+                }
+                if let Some(v) = ivr.as_mut() {
+                    if v.poll_timeout().is_some_and(|d| d <= t) {
+                        v.handle_timeout(&mut call, t);
+                    }
                 }
                 if media_check_at.is_some_and(|d| d <= t) {
                     media_check_at = None;

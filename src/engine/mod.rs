@@ -3,6 +3,7 @@
 
 mod call;
 pub mod dispatch;
+mod ivr;
 pub mod record;
 pub mod timer;
 
@@ -105,6 +106,131 @@ pub struct RunPlan {
     pub profile: Option<String>,
     /// Stop placing calls once a threshold has failed beyond doubt.
     pub abort_on_fail: bool,
+    /// The IVR flow each call walks, when the scenario has steps.
+    pub ivr: Option<Arc<IvrPlan>>,
+}
+
+/// The IVR flow of a run, loaded once and shared by every call.
+#[derive(Debug, Clone)]
+pub struct IvrPlan {
+    /// The steps.
+    pub steps: Arc<[crate::scenario::steps::Step]>,
+    /// Reference recordings of the prompts the steps name.
+    pub library: crate::media::prompt::PromptLibrary,
+    /// The speech files of `talk` steps, loaded.
+    pub talk: std::collections::HashMap<std::path::PathBuf, AudioSource>,
+    /// Longest the flow can take (sum of its timeouts and durations), bounding each call.
+    pub budget: Duration,
+    /// Learn mode: save each named prompt heard into this folder as `NAME.wav`.
+    pub learn: Option<Learn>,
+}
+
+/// Where learn mode saves prompts, and the prompt name each step (by index) waits for.
+#[derive(Debug, Clone)]
+pub struct Learn {
+    /// Output folder.
+    pub dir: std::path::PathBuf,
+    /// Per step: the prompt name its first voice is saved as.
+    pub names: Vec<Option<String>>,
+}
+
+impl IvrPlan {
+    /// Learn mode: the same flow, accepting any voice where a prompt is named, saving each one
+    /// heard as `dir/NAME.wav` to serve as a reference for later runs.
+    pub fn learning(self, dir: std::path::PathBuf) -> Self {
+        use crate::scenario::steps::{AgentDetect, Step};
+        let mut names = Vec::with_capacity(self.steps.len());
+        let steps: Vec<Step> = self
+            .steps
+            .iter()
+            .cloned()
+            .map(|s| match s {
+                Step::WaitPrompt(mut p) => {
+                    names.push(p.name.take());
+                    Step::WaitPrompt(p)
+                }
+                Step::Query { dtmf, mut prompt } => {
+                    names.push(prompt.name.take());
+                    Step::Query { dtmf, prompt }
+                }
+                Step::Agent {
+                    dtmf,
+                    detect: AgentDetect::Prompt(n),
+                    timeout,
+                } => {
+                    // Nothing is known yet: the first voice after the transfer is taken as the
+                    // agent's greeting.
+                    names.push(Some(n));
+                    Step::Agent {
+                        dtmf,
+                        detect: AgentDetect::Voice,
+                        timeout,
+                    }
+                }
+                s => {
+                    names.push(None);
+                    s
+                }
+            })
+            .collect();
+        Self {
+            steps: steps.into(),
+            library: crate::media::prompt::PromptLibrary::new(),
+            learn: Some(Learn { dir, names }),
+            ..self
+        }
+    }
+}
+
+impl IvrPlan {
+    /// Loads the prompts and speech files the steps use.
+    pub fn load(
+        steps: Arc<[crate::scenario::steps::Step]>,
+        prompts: Option<&std::path::Path>,
+    ) -> Result<Self, String> {
+        use crate::scenario::steps::Step;
+        let library = match prompts {
+            Some(dir) => crate::media::prompt::PromptLibrary::load_dir(dir)
+                .map_err(|e| format!("call.prompts: {e}"))?,
+            None => crate::media::prompt::PromptLibrary::new(),
+        };
+        let mut talk = std::collections::HashMap::new();
+        let mut budget = Duration::from_secs(30);
+        let digits = |d: &crate::scenario::steps::DtmfSend| {
+            (d.digit + d.gap) * d.digits.chars().count() as u32 + Duration::from_secs(1)
+        };
+        for s in steps.iter() {
+            budget += match s {
+                Step::ExpectAnswer { .. } | Step::Hangup => Duration::ZERO,
+                // A caller waits for a prompt to end before pressing (at most a minute).
+                Step::Dtmf(d) => digits(d) + Duration::from_secs(60),
+                Step::WaitPrompt(p) => p.timeout,
+                Step::Query { dtmf, prompt } => {
+                    digits(dtmf) + prompt.timeout + Duration::from_secs(60)
+                }
+                Step::Agent { dtmf, timeout, .. } => {
+                    dtmf.as_ref().map_or(Duration::ZERO, digits)
+                        + *timeout
+                        + Duration::from_secs(60)
+                }
+                Step::Talk { audio, duration } => {
+                    if !talk.contains_key(audio) {
+                        let a = AudioSource::from_wav(audio).map_err(|e| e.to_string())?;
+                        talk.insert(audio.clone(), a);
+                    }
+                    *duration
+                }
+                Step::Pause(d) => *d,
+            };
+        }
+        Ok(Self {
+            steps,
+            library,
+            talk,
+            budget,
+            learn: None,
+        })
+    }
 }
 
 /// What a finished run hands to the report.

@@ -32,6 +32,30 @@ pub enum FailureKind {
     BadSdp,
     /// A local resource failed (e.g. no RTP port).
     Local,
+    /// An IVR step waited in vain for a prompt.
+    NoPrompt,
+    /// An IVR step heard another prompt than the one expected.
+    WrongPrompt,
+    /// No agent answered within the `agent` step's timeout.
+    NoAgent,
+    /// The far end hung up before the IVR flow completed.
+    FlowHangup,
+    /// Digits could not be sent (e.g. INFO refused).
+    DtmfFailed,
+}
+
+impl FailureKind {
+    /// The category of a failed IVR step.
+    pub fn of_step(f: crate::scenario::runner::StepFailure) -> Self {
+        use crate::scenario::runner::StepFailure as S;
+        match f {
+            S::NoPrompt => FailureKind::NoPrompt,
+            S::WrongPrompt => FailureKind::WrongPrompt,
+            S::NoAgent => FailureKind::NoAgent,
+            S::RemoteHangup => FailureKind::FlowHangup,
+            S::DtmfFailed => FailureKind::DtmfFailed,
+        }
+    }
 }
 
 /// A failure with its reason.
@@ -101,6 +125,10 @@ pub struct CallRecord {
     pub retransmissions_received: u32,
     /// Media statistics, when media was set up.
     pub media: Option<CallMedia>,
+    /// The IVR flow's measurements and outcome, when the scenario has steps and the call was
+    /// answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ivr: Option<crate::scenario::runner::StepsResult>,
 }
 
 impl CallRecord {
@@ -157,6 +185,7 @@ impl CallTimeline {
                 retransmissions_sent: 0,
                 retransmissions_received: 0,
                 media: None,
+                ivr: None,
             },
         };
         t.record.scheduled_ms = t.ms(scheduled);

@@ -14,6 +14,9 @@
 
 pub mod audio;
 pub mod codec;
+pub mod dtmf;
+pub mod playout;
+pub mod prompt;
 pub mod rtcp;
 pub mod rtp;
 pub mod session;
@@ -37,6 +40,14 @@ pub enum MediaError {
     /// An RTCP datagram was malformed or a report could not be built.
     #[error("RTCP: {0}")]
     Rtcp(#[from] RtcpError),
+    /// A DTMF payload or body was malformed, or digits could not be sent.
+    #[error("DTMF: {0}")]
+    Dtmf(#[from] dtmf::DtmfError),
+    /// RFC 4733 digits were asked for, but the far end did not accept telephone-events.
+    #[error(
+        "the far end did not negotiate telephone-event (RFC 4733): send DTMF in-band or by INFO"
+    )]
+    TelephoneEventNotNegotiated,
     /// An audio file could not be loaded.
     #[error(transparent)]
     Audio(#[from] AudioError),

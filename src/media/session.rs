@@ -2,8 +2,13 @@
 //! into statistics and a voice onset detector, and exchanges RTCP reports. Sans-IO: every input
 //! carries `now`, output is polled, and the session says when it wants to wake.
 
-use super::audio::{samples_to_duration, AudioCursor, AudioSource};
+use super::audio::{samples_to_duration, AudioSource};
 use super::codec::Codec;
+use super::dtmf::{
+    DtmfError, DtmfTiming, FrameAction, Rfc4733Event, Rfc4733Receiver, Rfc4733Sender,
+};
+use super::playout::Playout;
+use super::prompt::{PromptSegmenter, SegmentEvent, SegmenterConfig};
 use super::rtcp::{
     ntp, parse_compound, ReceiverReport, ReportBlock, RtcpPacket, SenderReport, SourceDescription,
 };
@@ -11,9 +16,11 @@ use super::rtp::{RtpPacketizer, PACKET_DURATION, SAMPLES_PER_PACKET};
 use super::stats::{Arrival, RtpReceiveStats};
 use super::voice::{VoiceOnsetConfig, VoiceOnsetDetector};
 use super::MediaError;
+use callcert_codecs::dtmf::{DtmfDetector, DtmfEvent, DtmfTone};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Size of the transmit buffer: one Ethernet MTU.
@@ -21,6 +28,12 @@ const TRANSMIT_BUFFER: usize = 1500;
 
 /// Most overdue packets sent back to back when the driver wakes late; older ones are skipped.
 const MAX_CATCH_UP: u64 = 5;
+
+/// Packets whose (first sample, arrival) are kept to time detector events.
+const RX_MARKS: usize = 512;
+
+/// Playout tag of in-band DTMF clips.
+const INBAND_TAG: u32 = 0xd7f;
 
 /// Default RTCP report interval (RFC 3550 §6.2: 5 s minimum).
 pub const DEFAULT_RTCP_INTERVAL: Duration = Duration::from_secs(5);
@@ -42,6 +55,85 @@ pub struct MediaConfig {
     pub voice_threshold_dbov: f64,
     /// Play the source again from the start when it ends; otherwise send silence.
     pub loop_source: bool,
+    /// What to listen for in the received audio besides the first voice.
+    pub listen: ListenConfig,
+}
+
+/// Detectors run on the received stream; each costs CPU per packet, so each is opt-in.
+#[derive(Debug, Clone, Default)]
+pub struct ListenConfig {
+    /// Segment the received audio into prompts (onset and end of each, sample-precise).
+    pub prompts: Option<SegmenterConfig>,
+    /// Detect in-band DTMF tones (Goertzel, after decoding).
+    pub inband_dtmf: bool,
+}
+
+/// How a received digit came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DtmfVia {
+    /// RFC 4733 telephone-events.
+    Rfc4733,
+    /// Tones in the audio.
+    Inband,
+}
+
+/// Something the session noticed in the received stream. Times are sample-precise: a
+/// packet's first sample is taken to be heard when the packet arrived, the next ones 125 µs
+/// apart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MediaEvent {
+    /// A digit started (for barge-in).
+    DtmfStarted {
+        /// The digit.
+        digit: char,
+        /// When it started.
+        at: Instant,
+        /// How it came.
+        via: DtmfVia,
+    },
+    /// A digit ended.
+    Dtmf {
+        /// The digit.
+        digit: char,
+        /// When it ended: the first end packet's arrival, or the tone's last sample.
+        end: Instant,
+        /// How it came.
+        via: DtmfVia,
+    },
+    /// Voice started (a prompt's onset).
+    VoiceOnset {
+        /// The onset sample's time.
+        at: Instant,
+    },
+    /// Voice ended (silence for the segmenter's `min_silence` since).
+    VoiceEnd {
+        /// Just after the last voiced sample.
+        at: Instant,
+    },
+}
+
+/// Something marked in an outgoing packet, whose wire time the driver must note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxMark {
+    /// The last digit of a [`MediaSession::send_dtmf`] ends `offset` samples into this packet
+    /// (0 for RFC 4733: the packet is the digit's first end packet).
+    DtmfDone {
+        /// Samples into the packet.
+        offset: u16,
+    },
+}
+
+/// How [`MediaSession::send_dtmf`] sends digits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MediaDtmf {
+    /// RFC 4733 telephone-events (needs the negotiated payload type).
+    Rfc4733,
+    /// Tones in the audio at this level per frequency, dBm0.
+    Inband {
+        /// Level of each of the two frequencies.
+        level_dbm0: f64,
+    },
 }
 
 impl MediaConfig {
@@ -55,6 +147,7 @@ impl MediaConfig {
             telephone_event_pt: None,
             voice_threshold_dbov: super::voice::DEFAULT_THRESHOLD_DBOV,
             loop_source: false,
+            listen: ListenConfig::default(),
         }
     }
 }
@@ -75,6 +168,8 @@ pub struct MediaTransmit {
     pub channel: RtpChannel,
     /// Length of the datagram.
     pub len: usize,
+    /// What this packet carries that the driver must time.
+    pub mark: Option<TxMark>,
 }
 
 /// What one media session did and saw. Instants are skipped in JSON; the `_ms` fields carry
@@ -165,7 +260,20 @@ pub struct MediaSession {
     rng: StdRng,
     cname: String,
     packetizer: RtpPacketizer,
-    cursor: AudioCursor,
+    playout: Playout,
+    dtmf_tx: Option<Rfc4733Sender>,
+    dtmf_tx_left: usize,
+    pending_mark: Option<TxMark>,
+    rx_dtmf: Rfc4733Receiver,
+    segmenter: Option<PromptSegmenter>,
+    inband: Option<DtmfDetector>,
+    /// Samples pushed to the detectors so far, and where recent packets began (sample, arrival).
+    rx_samples: u64,
+    rx_marks: VecDeque<(u64, Instant)>,
+    /// The first prompt onset the segmenter found (preferred to the plain voice detector's:
+    /// one definition of "onset" for every delay of a call).
+    first_segment_at: Option<Instant>,
+    events: VecDeque<MediaEvent>,
     sending: Option<Sending>,
     /// Where sending stopped, to keep the RTP clock running across a pause.
     stopped: Option<Instant>,
@@ -182,6 +290,7 @@ pub struct MediaSession {
     rtcp_malformed: u64,
     last_malformed: Option<MediaError>,
     rx_telephone_events: u64,
+    rx_dtmf_malformed: u64,
     rx_unknown_payload: u64,
     rtt: Option<Duration>,
     remote_report: Option<ReportBlock>,
@@ -209,7 +318,20 @@ impl MediaSession {
             rng,
             cname,
             packetizer,
-            cursor: config.source.cursor(config.loop_source),
+            playout: Playout::new(&config.source, config.loop_source),
+            dtmf_tx: None,
+            dtmf_tx_left: 0,
+            pending_mark: None,
+            rx_dtmf: Rfc4733Receiver::new(),
+            segmenter: config.listen.prompts.map(PromptSegmenter::new),
+            inband: config
+                .listen
+                .inband_dtmf
+                .then(|| DtmfDetector::new(Default::default())),
+            rx_samples: 0,
+            first_segment_at: None,
+            rx_marks: VecDeque::with_capacity(RX_MARKS),
+            events: VecDeque::new(),
             sending: None,
             stopped: None,
             now,
@@ -227,6 +349,7 @@ impl MediaSession {
             rtcp_malformed: 0,
             last_malformed: None,
             rx_telephone_events: 0,
+            rx_dtmf_malformed: 0,
             rx_unknown_payload: 0,
             rtt: None,
             remote_report: None,
@@ -253,6 +376,11 @@ impl MediaSession {
     pub fn set_codec(&mut self, codec: Codec) {
         self.codec = codec;
         self.packetizer.set_payload_type(codec.payload_type());
+    }
+
+    /// Sets the payload type of RFC 4733 telephone-events (from the SDP answer).
+    pub fn set_telephone_event_pt(&mut self, pt: Option<u8>) {
+        self.telephone_event_pt = pt;
     }
 
     /// The codec being sent.
@@ -320,17 +448,29 @@ impl MediaSession {
         };
         self.schedule_first_rtcp(now);
         let payload_type = received.header.payload_type;
+        let fresh = !matches!(received.arrival, Arrival::Duplicate | Arrival::Discarded);
         if Some(payload_type) == self.telephone_event_pt {
             self.rx_telephone_events += 1;
+            let h = received.header;
+            if let Err(e) = self
+                .rx_dtmf
+                .on_packet(h.timestamp, h.marker, h.payload, now)
+            {
+                self.last_malformed = Some(MediaError::Dtmf(e));
+                self.rx_dtmf_malformed += 1;
+            }
+            self.drain_rfc4733();
             return;
         }
         let Some(codec) = Codec::from_payload_type(payload_type) else {
             self.rx_unknown_payload += 1;
             return;
         };
-        if self.voice.onset_index().is_some()
-            || matches!(received.arrival, Arrival::Duplicate | Arrival::Discarded)
-        {
+        if !fresh {
+            return;
+        }
+        let listening = self.segmenter.is_some() || self.inband.is_some();
+        if self.voice.onset_index().is_some() && !listening {
             return;
         }
         // The packet's first sample is taken to be played when it arrived.
@@ -338,11 +478,190 @@ impl MediaSession {
         for chunk in received.header.payload.chunks(SAMPLES_PER_PACKET) {
             let n = codec.decode_frame(chunk, &mut self.pcm);
             let at = now + samples_to_duration(offset);
-            if self.voice.push(&self.pcm[..n], at).is_some() {
-                break;
+            if self.voice.onset_index().is_none() {
+                self.voice.push(&self.pcm[..n], at);
+            }
+            if listening {
+                if self.rx_marks.len() == RX_MARKS {
+                    self.rx_marks.pop_front();
+                }
+                self.rx_marks.push_back((self.rx_samples, at));
+                self.rx_samples += n as u64;
+                if let Some(seg) = self.segmenter.as_mut() {
+                    seg.push(&self.pcm[..n]);
+                }
+                if let Some(det) = self.inband.as_mut() {
+                    det.push(&self.pcm[..n]);
+                }
             }
             offset += n as u64;
         }
+        if listening {
+            self.drain_detectors();
+        }
+    }
+
+    /// The time sample `k` of the received stream was heard.
+    fn sample_time(&self, k: u64) -> Option<Instant> {
+        let i = self.rx_marks.partition_point(|(first, _)| *first <= k);
+        let (first, at) = *self.rx_marks.get(i.checked_sub(1)?)?;
+        Some(at + samples_to_duration(k - first))
+    }
+
+    fn drain_detectors(&mut self) {
+        while let Some(e) = self.segmenter.as_mut().and_then(PromptSegmenter::poll) {
+            let ev = match e {
+                SegmentEvent::Onset { sample } => {
+                    let at = self.sample_time(sample);
+                    if self.first_segment_at.is_none() {
+                        self.first_segment_at = at;
+                    }
+                    at.map(|at| MediaEvent::VoiceOnset { at })
+                }
+                SegmentEvent::End { end, .. } => {
+                    self.sample_time(end).map(|at| MediaEvent::VoiceEnd { at })
+                }
+            };
+            self.events.extend(ev);
+        }
+        while let Some(e) = self.inband.as_mut().and_then(DtmfDetector::poll) {
+            let ev = match e {
+                DtmfEvent::Started { digit, sample } => {
+                    self.sample_time(sample).map(|at| MediaEvent::DtmfStarted {
+                        digit,
+                        at,
+                        via: DtmfVia::Inband,
+                    })
+                }
+                DtmfEvent::Ended(d) => self.sample_time(d.end_sample).map(|end| MediaEvent::Dtmf {
+                    digit: d.digit,
+                    end,
+                    via: DtmfVia::Inband,
+                }),
+            };
+            self.events.extend(ev);
+        }
+    }
+
+    fn drain_rfc4733(&mut self) {
+        while let Some(e) = self.rx_dtmf.poll() {
+            self.events.push_back(match e {
+                Rfc4733Event::Started { digit, at } => MediaEvent::DtmfStarted {
+                    digit,
+                    at,
+                    via: DtmfVia::Rfc4733,
+                },
+                Rfc4733Event::Ended(d) => MediaEvent::Dtmf {
+                    digit: d.digit,
+                    end: d.end,
+                    via: DtmfVia::Rfc4733,
+                },
+            });
+        }
+    }
+
+    /// The next thing noticed in the received stream.
+    pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.events.pop_front()
+    }
+
+    /// The audio of the prompt being heard (or just heard), from its onset; empty without
+    /// prompt segmentation.
+    pub fn prompt_audio(&self) -> &[i16] {
+        self.segmenter.as_ref().map_or(&[], |s| s.current_audio())
+    }
+
+    /// Whether voice is on now (prompt segmentation only).
+    pub fn in_voice(&self) -> bool {
+        self.segmenter.as_ref().is_some_and(|s| s.in_voice())
+    }
+
+    /// Forgets the voice heard so far: the next onset is a new prompt.
+    pub fn listen_for_prompt(&mut self) {
+        if let Some(s) = self.segmenter.as_mut() {
+            s.reset();
+        }
+        self.events.retain(|e| {
+            !matches!(
+                e,
+                MediaEvent::VoiceOnset { .. } | MediaEvent::VoiceEnd { .. }
+            )
+        });
+    }
+
+    /// Stream sample of the outgoing stream that is on the wire at `at` (while sending).
+    fn stream_sample_at(&self, at: Instant) -> u64 {
+        let Some(sending) = self.sending else {
+            return self.playout.position();
+        };
+        let since = at.saturating_duration_since(sending.start);
+        (since.as_nanos() * self.codec.clock_rate() as u128 / 1_000_000_000) as u64
+    }
+
+    /// Plays `audio` so that its first sample is on the wire at `at` (or as soon as possible
+    /// after), replacing what was to play; `looping` repeats it until [`stop_playing`](Self::stop_playing).
+    pub fn play(&mut self, audio: AudioSource, at: Instant, looping: bool) {
+        let k = self.stream_sample_at(at);
+        self.playout.schedule(audio, k, looping, None, 0);
+    }
+
+    /// Stops the clip playing at `at` (or as soon as possible after); the background resumes.
+    pub fn stop_playing(&mut self, at: Instant) {
+        let k = self.stream_sample_at(at);
+        self.playout.stop(k);
+    }
+
+    /// True while a clip plays or waits to.
+    pub fn is_playing(&self) -> bool {
+        self.playout.is_busy()
+    }
+
+    /// Sends `digits` from `now`: RFC 4733 events in place of audio frames, or tones in the
+    /// audio. The packet carrying the end of the last digit comes out of
+    /// [`poll_transmit`](Self::poll_transmit) with [`TxMark::DtmfDone`].
+    pub fn send_dtmf(
+        &mut self,
+        digits: &str,
+        timing: DtmfTiming,
+        how: MediaDtmf,
+        now: Instant,
+    ) -> Result<(), MediaError> {
+        match how {
+            MediaDtmf::Rfc4733 => {
+                if self.telephone_event_pt.is_none() {
+                    return Err(MediaError::TelephoneEventNotNegotiated);
+                }
+                let sender = Rfc4733Sender::new(digits, timing)?;
+                self.dtmf_tx_left = digits.chars().count();
+                self.dtmf_tx = Some(sender);
+            }
+            MediaDtmf::Inband { level_dbm0 } => {
+                let rate = self.codec.clock_rate() as u64;
+                let tone = (timing.digit.as_nanos() as u64 * rate / 1_000_000_000) as usize;
+                let gap = (timing.gap.as_nanos() as u64 * rate / 1_000_000_000) as usize;
+                let mut samples = Vec::new();
+                for (i, d) in digits.chars().enumerate() {
+                    if i > 0 {
+                        samples.resize(samples.len() + gap, 0);
+                    }
+                    let mut gen = DtmfTone::new(d, level_dbm0, 0.0)
+                        .ok_or(DtmfError::UnknownDigit { digit: d })?;
+                    let start = samples.len();
+                    samples.resize(start + tone, 0);
+                    gen.fill(&mut samples[start..]);
+                }
+                let end = samples.len() as u64;
+                let k = self.stream_sample_at(now);
+                self.playout.schedule(
+                    AudioSource::from_samples(samples),
+                    k,
+                    false,
+                    Some(end),
+                    INBAND_TAG,
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Handles an RTCP datagram that arrived at `now`: LSR for our reports, RTT from blocks about us.
@@ -375,6 +694,10 @@ impl MediaSession {
     /// Advances the clock to `now`; due packets are then available from [`poll_transmit`](Self::poll_transmit).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
+        if self.rx_dtmf.poll_timeout().is_some_and(|t| t <= now) {
+            self.rx_dtmf.handle_timeout(now);
+            self.drain_rfc4733();
+        }
     }
 
     /// The next datagram to send, written into the session's buffer; call until `None`.
@@ -386,6 +709,7 @@ impl MediaSession {
                 return Some(MediaTransmit {
                     channel: RtpChannel::Rtcp,
                     len,
+                    mark: None,
                 });
             }
         }
@@ -398,6 +722,7 @@ impl MediaSession {
         Some(MediaTransmit {
             channel: RtpChannel::Rtp,
             len,
+            mark: self.pending_mark.take(),
         })
     }
 
@@ -409,10 +734,10 @@ impl MediaSession {
     /// When the session next wants [`handle_timeout`](Self::handle_timeout): the next packet or report.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let rtp = self.sending.map(Self::deadline);
-        match (rtp, self.next_rtcp) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [rtp, self.next_rtcp, self.rx_dtmf.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Counters, loss, jitter, first RTP and first voice, RTT.
@@ -435,7 +760,7 @@ impl MediaSession {
             out_of_order: self.rx.out_of_order(),
             jitter_ms: self.rx.jitter_ms(),
             max_jitter_ms: self.rx.max_jitter_ms(),
-            malformed: self.rx.malformed() + self.rtcp_malformed,
+            malformed: self.rx.malformed() + self.rtcp_malformed + self.rx_dtmf_malformed,
             rtcp_malformed: self.rtcp_malformed,
             last_malformed: self.last_malformed.as_ref().map(|e| e.to_string()),
             ssrc_changes: self.rx.ssrc_changes(),
@@ -450,9 +775,12 @@ impl MediaSession {
                 .map(|b| b.jitter as f64 * 1000.0 / clock_rate),
             first_rtp_at: self.rx.first_packet_at(),
             last_rtp_at: self.rx.last_packet_at(),
-            first_voice_at: self.voice.onset(),
+            first_voice_at: self.first_segment_at.or(self.voice.onset()),
             first_rtp_ms: self.rx.first_packet_at().map(since_created),
-            first_voice_ms: self.voice.onset().map(since_created),
+            first_voice_ms: self
+                .first_segment_at
+                .or(self.voice.onset())
+                .map(since_created),
         }
     }
 
@@ -510,14 +838,46 @@ impl MediaSession {
             sending.next_frame += skip;
             self.tx_skipped += skip;
             self.packetizer.skip(skip.min(u32::MAX as u64) as u32);
-            self.cursor
-                .skip((skip as usize).saturating_mul(SAMPLES_PER_PACKET));
+            self.playout.skip(skip);
         }
     }
 
     /// Encodes the next frame and writes its RTP packet into the buffer.
     fn write_rtp(&mut self) -> Option<usize> {
-        self.cursor.next_frame(&mut self.pcm);
+        if let Some(m) = self.playout.fill(&mut self.pcm) {
+            if m.tag == INBAND_TAG {
+                self.pending_mark = Some(TxMark::DtmfDone { offset: m.offset });
+            }
+        }
+        if let (Some(tx), Some(pt)) = (self.dtmf_tx.as_mut(), self.telephone_event_pt) {
+            let ts = self.packetizer.next_timestamp();
+            match tx.on_frame(ts) {
+                FrameAction::Event {
+                    payload,
+                    marker,
+                    timestamp,
+                } => {
+                    if tx.poll_sent().is_some() {
+                        self.dtmf_tx_left = self.dtmf_tx_left.saturating_sub(1);
+                        if self.dtmf_tx_left == 0 {
+                            self.pending_mark = Some(TxMark::DtmfDone { offset: 0 });
+                        }
+                    }
+                    let len = self
+                        .packetizer
+                        .packetize_event(pt, marker, timestamp, &payload, &mut self.buf[..])
+                        .ok()?;
+                    if let Some(sending) = self.sending.as_mut() {
+                        sending.next_frame += 1;
+                    }
+                    self.tx_packets += 1;
+                    self.tx_bytes += payload.len() as u64;
+                    return Some(len);
+                }
+                FrameAction::Audio => {}
+                FrameAction::Done => self.dtmf_tx = None,
+            }
+        }
         let n = self.codec.encode_frame(&self.pcm, &mut self.payload);
         let len = self
             .packetizer

@@ -272,6 +272,16 @@ pub struct RunMetrics {
     pub trying_delay: DelayHistogram,
     /// Launch lateness: scheduled start → INVITE on the wire.
     pub launch_lateness: DelayHistogram,
+    /// DTMF response: end of a step's last digit on the wire → voice onset (ACC-DTMF-RESPONSE).
+    pub dtmf_response: DelayHistogram,
+    /// Query response: end of a query's last digit → its result's onset (ACC-QUERY-RESPONSE).
+    pub query_response: DelayHistogram,
+    /// Agent wait: transfer chosen → agent answers (OPS-AGENT-WAIT).
+    pub agent_wait: DelayHistogram,
+    /// Answered calls that ran an IVR flow.
+    pub ivr_flows: u64,
+    /// Of those, flows that completed every step (ACC-IVR-SUCCESS-*, OPS-IVR-SUCCESS).
+    pub ivr_completed: u64,
     /// SIP retransmissions sent by us.
     pub retransmissions_sent: u64,
     /// SIP retransmissions received from the far end.
@@ -299,6 +309,11 @@ impl Default for RunMetrics {
             connect_delay: DelayHistogram::new(Some("ACC-CONNECT-DELAY")),
             trying_delay: DelayHistogram::new(None),
             launch_lateness: DelayHistogram::new(None),
+            dtmf_response: DelayHistogram::new(Some("ACC-DTMF-RESPONSE")),
+            query_response: DelayHistogram::new(Some("ACC-QUERY-RESPONSE")),
+            agent_wait: DelayHistogram::new(Some("OPS-AGENT-WAIT")),
+            ivr_flows: 0,
+            ivr_completed: 0,
             retransmissions_sent: 0,
             retransmissions_received: 0,
             rtp_received: 0,
@@ -339,6 +354,19 @@ impl RunMetrics {
         if let Some(i) = r.invite_sent_ms {
             self.launch_lateness.record_ms(i - r.scheduled_ms);
         }
+        if let Some(ivr) = &r.ivr {
+            self.ivr_flows += 1;
+            self.ivr_completed += u64::from(ivr.completed);
+            for v in &ivr.dtmf_response_ms {
+                self.dtmf_response.record_ms(*v);
+            }
+            for v in &ivr.query_response_ms {
+                self.query_response.record_ms(*v);
+            }
+            for v in &ivr.agent_wait_ms {
+                self.agent_wait.record_ms(*v);
+            }
+        }
         self.retransmissions_sent += u64::from(r.retransmissions_sent);
         self.retransmissions_received += u64::from(r.retransmissions_received);
         if let Some(m) = &r.media {
@@ -363,8 +391,11 @@ impl RunMetrics {
         self.failures.values().sum()
     }
 
-    fn histograms(&self) -> [(&'static str, &DelayHistogram); 5] {
+    fn histograms(&self) -> [(&'static str, &DelayHistogram); 8] {
         [
+            ("dtmf_response", &self.dtmf_response),
+            ("query_response", &self.query_response),
+            ("agent_wait", &self.agent_wait),
             ("post_dial_delay", &self.post_dial_delay),
             ("setup_time", &self.setup_time),
             ("connect_delay", &self.connect_delay),
@@ -373,8 +404,11 @@ impl RunMetrics {
         ]
     }
 
-    fn histograms_mut(&mut self) -> [(&'static str, &mut DelayHistogram); 5] {
+    fn histograms_mut(&mut self) -> [(&'static str, &mut DelayHistogram); 8] {
         [
+            ("dtmf_response", &mut self.dtmf_response),
+            ("query_response", &mut self.query_response),
+            ("agent_wait", &mut self.agent_wait),
             ("post_dial_delay", &mut self.post_dial_delay),
             ("setup_time", &mut self.setup_time),
             ("connect_delay", &mut self.connect_delay),
@@ -389,6 +423,8 @@ impl RunMetrics {
         self.attempted += o.attempted;
         self.answered += o.answered;
         self.succeeded += o.succeeded;
+        self.ivr_flows += o.ivr_flows;
+        self.ivr_completed += o.ivr_completed;
         for (k, v) in &o.failures {
             *self.failures.entry(*k).or_default() += v;
         }
@@ -415,8 +451,15 @@ impl RunMetrics {
             "call_completion_rate".into(),
             (self.succeeded, self.attempted),
         );
+        if self.ivr_flows > 0 {
+            m.rates.insert(
+                "ivr_success_rate".into(),
+                (self.ivr_completed, self.ivr_flows),
+            );
+        }
         for (name, h) in self.histograms() {
-            if name != "launch_lateness" {
+            let ivr_only = matches!(name, "dtmf_response" | "query_response" | "agent_wait");
+            if name != "launch_lateness" && (h.count() > 0 || !ivr_only) {
                 m.delays
                     .insert(name.into(), h as &dyn crate::verdict::DelayStats);
             }
@@ -430,6 +473,8 @@ impl RunMetrics {
             attempted: self.attempted,
             answered: self.answered,
             succeeded: self.succeeded,
+            ivr_flows: self.ivr_flows,
+            ivr_completed: self.ivr_completed,
             failures: self.failures.clone(),
             sip_codes: self.sip_codes.clone(),
             histograms: self
@@ -451,6 +496,8 @@ impl RunMetrics {
             attempted: s.attempted,
             answered: s.answered,
             succeeded: s.succeeded,
+            ivr_flows: s.ivr_flows,
+            ivr_completed: s.ivr_completed,
             failures: s.failures.clone(),
             sip_codes: s.sip_codes.clone(),
             retransmissions_sent: s.retransmissions_sent,
@@ -478,6 +525,12 @@ pub struct MetricsSnapshot {
     pub answered: u64,
     /// Calls succeeded.
     pub succeeded: u64,
+    /// Answered calls that ran an IVR flow.
+    #[serde(default)]
+    pub ivr_flows: u64,
+    /// Flows that completed.
+    #[serde(default)]
+    pub ivr_completed: u64,
     /// Failures by reason.
     pub failures: BTreeMap<FailureKind, u64>,
     /// Final SIP error codes.

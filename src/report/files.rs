@@ -185,6 +185,18 @@ pub fn write_report_files(
                 name: "launch lateness".into(),
                 summary: m.launch_lateness.clone(),
             },
+            DelayLine {
+                name: "DTMF response".into(),
+                summary: m.dtmf_response.clone(),
+            },
+            DelayLine {
+                name: "query response".into(),
+                summary: m.query_response.clone(),
+            },
+            DelayLine {
+                name: "agent wait".into(),
+                summary: m.agent_wait.clone(),
+            },
         ],
         post_dial_cdf: cdf_points(&metrics.post_dial_delay),
         post_dial_markers: markers(report, "post_dial_delay"),

@@ -242,7 +242,7 @@ mod tests {
         let t = vec![
             Threshold::new("call_completion_rate", "rate>=0.9999").unwrap(),
             Threshold::new("post_dial_delay", "p(95)<1s").unwrap(),
-            Threshold::new("dtmf_response", "avg<=3s").unwrap(),
+            Threshold::new("pesq_raw", "avg>3.8").unwrap(),
         ];
         let p = plan(&t, 500, 0.95);
         assert_eq!(p[0].needed, Some(29_956));

@@ -107,6 +107,15 @@ pub struct DelayMetrics {
     pub trying_delay: Option<DelaySummary>,
     /// Scheduled start → INVITE on the wire.
     pub launch_lateness: Option<DelaySummary>,
+    /// End of a step's last digit → the next voice (ACC-DTMF-RESPONSE); IVR runs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dtmf_response: Option<DelaySummary>,
+    /// End of a query's last digit → its result (ACC-QUERY-RESPONSE); IVR runs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_response: Option<DelaySummary>,
+    /// Transfer chosen → agent answers (OPS-AGENT-WAIT); IVR runs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_wait: Option<DelaySummary>,
 }
 
 /// Media totals.
@@ -237,6 +246,9 @@ impl Report {
                 connect_delay: m.connect_delay.summary(),
                 trying_delay: m.trying_delay.summary(),
                 launch_lateness: m.launch_lateness.summary(),
+                dtmf_response: m.dtmf_response.summary(),
+                query_response: m.query_response.summary(),
+                agent_wait: m.agent_wait.summary(),
             },
             failures: m.failures.clone(),
             sip_codes: m
@@ -387,6 +399,16 @@ impl Report {
         line(&mut s, "setup time", &self.metrics.setup_time);
         line(&mut s, "connect delay (voice)", &self.metrics.connect_delay);
         line(&mut s, "launch lateness", &self.metrics.launch_lateness);
+        line(&mut s, "DTMF response", &self.metrics.dtmf_response);
+        line(&mut s, "query response", &self.metrics.query_response);
+        line(&mut s, "agent wait", &self.metrics.agent_wait);
+        if self.aggregates.ivr_flows > 0 {
+            let (done, flows) = (self.aggregates.ivr_completed, self.aggregates.ivr_flows);
+            let _ = writeln!(
+                s,
+                "  IVR flows ............: {done} of {flows} completed every step"
+            );
+        }
         let _ = writeln!(
             s,
             "  SIP retransmissions ..: {} sent, {} received",

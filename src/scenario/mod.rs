@@ -17,6 +17,9 @@ pub mod duration;
 mod error;
 mod model;
 mod raw;
+mod raw_steps;
+pub mod runner;
+pub mod steps;
 pub(crate) mod yaml;
 
 pub use duration::{format_duration, parse_duration, DurationError};

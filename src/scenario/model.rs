@@ -99,6 +99,10 @@ pub struct CallPlan {
     pub media_timeout: Duration,
     /// Level above which received audio counts as voice, in dBov (default -35).
     pub voice_threshold_dbov: f64,
+    /// `prompts`: folder of reference recordings (`NAME.wav`) that steps name.
+    pub prompts: Option<PathBuf>,
+    /// `steps`: the IVR flow after the answer; empty means "hold, then hang up".
+    pub steps: std::sync::Arc<[super::steps::Step]>,
 }
 
 impl Default for CallPlan {
@@ -111,6 +115,8 @@ impl Default for CallPlan {
             expect_media: true,
             media_timeout: Duration::from_secs(2),
             voice_threshold_dbov: -35.0,
+            prompts: None,
+            steps: Vec::new().into(),
         }
     }
 }

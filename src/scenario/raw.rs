@@ -99,6 +99,10 @@ struct RawCall {
     media_timeout: Option<Spanned<Dur>>,
     #[serde(default)]
     voice_threshold_dbov: Option<Spanned<f64>>,
+    #[serde(default)]
+    prompts: Option<Spanned<String>>,
+    #[serde(default)]
+    steps: Option<Vec<Spanned<super::raw_steps::RawStep>>>,
 }
 
 impl RawScenario {
@@ -425,6 +429,15 @@ fn call_plan(file: &Path, c: RawCall) -> Result<CallPlan, ScenarioError> {
     if let Some(a) = &c.audio {
         out.audio = resolve_audio(file, a, "call.audio")?;
     }
+    let prompts = super::raw_steps::PromptDir::load(file, c.prompts.as_ref())?;
+    if let Some(raw) = c.steps {
+        let (steps, answer_timeout) = super::raw_steps::steps(file, raw, &prompts)?;
+        if let Some(t) = answer_timeout {
+            out.answer_timeout = t;
+        }
+        out.steps = steps.into();
+    }
+    out.prompts = prompts.dir;
     Ok(out)
 }
 

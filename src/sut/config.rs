@@ -53,6 +53,26 @@ pub struct SutConfig {
     pub faults: Faults,
     /// `seed` of the fault draws (default 7).
     pub seed: u64,
+    /// `ivr`: the menu tree callers walk after the answer (an IVR definition file, relative to
+    /// this file); without it the call center plays `prompt` once.
+    pub ivr: Option<LoadedIvr>,
+}
+
+/// A loaded IVR definition, shared by every call.
+#[derive(Debug, Clone)]
+pub struct LoadedIvr(pub std::sync::Arc<super::ivr::IvrDefinition>);
+
+impl PartialEq for LoadedIvr {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0) || self.0.file == other.0.file
+    }
+}
+
+impl LoadedIvr {
+    /// Loads an IVR definition file.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        super::ivr::load_ivr(path).map(|d| LoadedIvr(std::sync::Arc::new(d)))
+    }
 }
 
 impl Default for SutConfig {
@@ -72,6 +92,7 @@ impl Default for SutConfig {
             auth: None,
             faults: Faults::default(),
             seed: 7,
+            ivr: None,
         }
     }
 }
@@ -245,6 +266,8 @@ struct RawSut {
     faults: Option<RawFaults>,
     #[serde(default)]
     seed: Option<u64>,
+    #[serde(default)]
+    ivr: Option<Spanned<String>>,
 }
 
 /// No `Debug`: holds passwords.
@@ -431,6 +454,20 @@ draw per call, so at most 1"
             auth,
             faults,
             seed: self.seed.unwrap_or(d.seed),
+            ivr: match &self.ivr {
+                None => None,
+                Some(p) => {
+                    let path = relative_to(file, p.value.trim());
+                    if !path.is_file() {
+                        return Err(ScenarioError::FileNotFound {
+                            at: crate::scenario::yaml::position(file, Some(p.referenced)),
+                            field: "ivr".into(),
+                            path,
+                        });
+                    }
+                    Some(LoadedIvr::load(&path)?)
+                }
+            },
         })
     }
 }

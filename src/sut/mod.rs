@@ -4,6 +4,7 @@
 //! truth the harness's measurements are checked against.
 
 pub mod config;
+pub mod ivr;
 
 use crate::engine::dispatch::{self, CallInput, NewRequest, Routes};
 use crate::engine::RtpPair;
@@ -16,12 +17,15 @@ use crate::sip::sdp;
 use crate::sip::transaction::TimerConfig;
 use crate::sip::transport::{self, SipSocket, TransportError};
 use config::{AfterPrompt, SutConfig};
+use ivr::{AgentPool, IvrAction, IvrCall};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -65,6 +69,16 @@ pub struct SutCounters {
     pub retransmissions_received: AtomicU64,
     /// OPTIONS answered.
     pub options: AtomicU64,
+    /// Digits the IVR received as RFC 4733 telephone-events.
+    pub digits_rfc4733: AtomicU64,
+    /// Digits the IVR received in SIP INFO.
+    pub digits_info: AtomicU64,
+    /// Digits the IVR detected in the audio.
+    pub digits_inband: AtomicU64,
+    /// Prompts the IVR played (or scheduled).
+    pub ivr_prompts: AtomicU64,
+    /// Calls an agent answered.
+    pub agent_answers: AtomicU64,
 }
 
 /// A snapshot of [`SutCounters`] for printing.
@@ -102,6 +116,16 @@ pub struct SutStats {
     pub retransmissions_received: u64,
     /// OPTIONS answered.
     pub options: u64,
+    /// IVR digits by RFC 4733.
+    pub digits_rfc4733: u64,
+    /// IVR digits by SIP INFO.
+    pub digits_info: u64,
+    /// IVR digits in-band.
+    pub digits_inband: u64,
+    /// IVR prompts played.
+    pub ivr_prompts: u64,
+    /// Calls answered by an agent.
+    pub agent_answers: u64,
     /// Messages that did not parse.
     pub malformed: u64,
     /// TCP connections accepted.
@@ -140,6 +164,11 @@ impl SutHandle {
             retransmissions_sent: g(&c.retransmissions_sent),
             retransmissions_received: g(&c.retransmissions_received),
             options: g(&c.options),
+            digits_rfc4733: g(&c.digits_rfc4733),
+            digits_info: g(&c.digits_info),
+            digits_inband: g(&c.digits_inband),
+            ivr_prompts: g(&c.ivr_prompts),
+            agent_answers: g(&c.agent_answers),
             malformed: self.routes.stats().malformed.values().sum(),
             tcp_connections: self.socket.connections_opened(),
         }
@@ -154,6 +183,10 @@ struct SutContext {
     local: LocalEndpoint,
     counters: Arc<SutCounters>,
     timers: TimerConfig,
+    /// The IVR's agent pools, shared by all calls.
+    pools: Mutex<BTreeMap<String, AgentPool>>,
+    /// Calls waiting for an agent: where to tell them one answered.
+    waiters: Mutex<HashMap<u64, mpsc::UnboundedSender<(u32, Instant)>>>,
 }
 
 /// Starts the reference call center on the configured address; returns once it listens.
@@ -182,6 +215,13 @@ pub async fn serve(cfg: SutConfig, prompt: AudioSource) -> Result<SutHandle, Tra
             user: "callcenter".into(),
         },
         counters: counters.clone(),
+        pools: Mutex::new(
+            cfg.ivr
+                .as_ref()
+                .map(|i| i.0.agent_pools())
+                .unwrap_or_default(),
+        ),
+        waiters: Mutex::new(HashMap::new()),
     });
     let ctx2 = ctx.clone();
     tokio::spawn(async move {
@@ -425,6 +465,12 @@ async fn incoming_call(
     let mut trunk = Some(trunk);
     let mut ended = false;
     let mut linger_until: Option<Instant> = None;
+    let mut ivr = cfg
+        .ivr
+        .as_ref()
+        .map(|d| IvrCall::new(d.0.clone(), d.0.call_seed(seq)));
+    let (agent_tx, mut agent_rx) = mpsc::unbounded_channel::<(u32, Instant)>();
+    let mut last_msg_at = at;
 
     loop {
         send_all(&ctx, &mut leg, from).await;
@@ -436,12 +482,31 @@ async fn incoming_call(
             };
             let _ = sock.send_to(media.session.transmit_buf(&t), to).await;
         }
+        if let Some(call) = ivr.as_mut() {
+            drive_ivr(&ctx, call, &mut media, &mut hangup_at, seq, &agent_tx);
+        }
         while let Some(ev) = leg.poll_event() {
             match ev {
                 UasEvent::Confirmed => {}
+                UasEvent::Info { content_type, body } => {
+                    // SIP INFO digits (RFC 6086): the digit is known when the request arrives.
+                    if let (Some(call), Ok(d)) = (
+                        ivr.as_mut(),
+                        crate::media::dtmf::parse_info(&content_type, &body),
+                    ) {
+                        c.digits_info.fetch_add(1, Ordering::Relaxed);
+                        call.on_digit_started(d.digit, last_msg_at);
+                        call.on_digit(d.digit, last_msg_at);
+                    }
+                }
                 UasEvent::Reoffer { .. } => leg.answer_reoffer(&answer_sdp, now()),
                 UasEvent::Ended(o) => {
                     ended = true;
+                    if let Some(call) = ivr.as_mut() {
+                        call.on_caller_hangup(now());
+                        drive_ivr(&ctx, call, &mut media, &mut hangup_at, seq, &agent_tx);
+                    }
+                    lock(&ctx.waiters).remove(&seq);
                     media.started = false;
                     media.sockets = None;
                     trunk.take();
@@ -474,6 +539,9 @@ async fn incoming_call(
                 .started
                 .then(|| media.session.poll_timeout())
                 .flatten(),
+            ivr.as_ref()
+                .filter(|_| !ended)
+                .and_then(IvrCall::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -482,9 +550,17 @@ async fn incoming_call(
         }
         tokio::select! {
             input = rx.recv() => match input {
-                Some(CallInput::Message(m, at2, ..)) => leg.handle_message(m, at2),
+                Some(CallInput::Message(m, at2, ..)) => {
+                    last_msg_at = at2;
+                    leg.handle_message(m, at2);
+                }
                 Some(CallInput::FlowClosed(at2)) => leg.handle_transport_error(at2),
                 None => break,
+            },
+            Some((agent, at2)) = agent_rx.recv() => {
+                if let Some(call) = ivr.as_mut() {
+                    call.on_agent_answered(agent, at2);
+                }
             },
             r = RtpPair::recv_rtp(&media.sockets, &mut rtp_buf) => {
                 if let Ok((n, _)) = r { media.session.handle_rtp(&rtp_buf[..n], now()); }
@@ -500,9 +576,14 @@ async fn incoming_call(
                 if media.started {
                     media.session.handle_timeout(t);
                 }
+                if let Some(call) = ivr.as_mut() {
+                    if call.poll_timeout().is_some_and(|d| d <= t) {
+                        call.handle_timeout(t);
+                    }
+                }
                 if ring_at.is_some_and(|d| d <= t) {
                     ring_at = None;
-                    if cfg.early_media {
+                    if cfg.early_media && ivr.is_none() {
                         leg.provisional(183, Some(&answer_sdp), t);
                         start_prompt(&mut media, t, &mut hangup_at, cfg, &ctx.prompt);
                     } else {
@@ -514,14 +595,18 @@ async fn incoming_call(
                     answered = true;
                     c.answered.fetch_add(1, Ordering::Relaxed);
                     leg.answer(&answer_sdp, t);
-                    if !media.started {
+                    if let Some(call) = ivr.as_mut() {
+                        media.session.start_sending(t);
+                        media.started = true;
+                        call.on_answered(t);
+                    } else if !media.started {
                         start_prompt(&mut media, t, &mut hangup_at, cfg, &ctx.prompt);
                     }
                     let cap = t + cfg.max_call;
                     if let Fault::DropAfter(after) = fault {
                         c.fault_dropped.fetch_add(1, Ordering::Relaxed);
                         hangup_at = Some(t + after);
-                    } else if cfg.after_prompt == AfterPrompt::Keep {
+                    } else if cfg.after_prompt == AfterPrompt::Keep || ivr.is_some() {
                         hangup_at = Some(cap);
                     }
                     hangup_at = hangup_at.map(|h| h.min(cap));
@@ -540,6 +625,88 @@ async fn incoming_call(
         .fetch_add(u64::from(leg.retransmissions_sent()), Ordering::Relaxed);
     c.retransmissions_received
         .fetch_add(u64::from(leg.retransmissions_received()), Ordering::Relaxed);
+}
+
+/// Locks a mutex, recovering from a panicked holder (the data are counters and queues).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Feeds the IVR the digits the media session detected and carries out its actions.
+fn drive_ivr(
+    ctx: &SutContext,
+    call: &mut IvrCall,
+    media: &mut Media,
+    hangup_at: &mut Option<Instant>,
+    seq: u64,
+    agent_tx: &mpsc::UnboundedSender<(u32, Instant)>,
+) {
+    use crate::media::session::MediaEvent;
+    while let Some(e) = media.session.poll_event() {
+        match e {
+            MediaEvent::DtmfStarted { digit, at, .. } => call.on_digit_started(digit, at),
+            MediaEvent::Dtmf { digit, end, via } => {
+                let counter = match via {
+                    crate::media::session::DtmfVia::Rfc4733 => &ctx.counters.digits_rfc4733,
+                    crate::media::session::DtmfVia::Inband => &ctx.counters.digits_inband,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                call.on_digit(digit, end);
+            }
+            MediaEvent::VoiceOnset { .. } | MediaEvent::VoiceEnd { .. } => {}
+        }
+    }
+    while let Some(a) = call.poll_action() {
+        match a {
+            IvrAction::Play {
+                audio,
+                start_at,
+                skip,
+                ..
+            } => {
+                ctx.counters.ivr_prompts.fetch_add(1, Ordering::Relaxed);
+                let audio = if skip.is_zero() {
+                    audio
+                } else {
+                    let n = (skip.as_nanos() * 8000 / 1_000_000_000) as usize;
+                    AudioSource::from_samples(audio.samples().get(n..).unwrap_or(&[]).to_vec())
+                };
+                media.session.play(audio, start_at, false);
+            }
+            IvrAction::StopPlaying { at } => media.session.stop_playing(at),
+            IvrAction::QueueForAgent { queue, at } => {
+                let got = lock(&ctx.pools)
+                    .get_mut(&queue)
+                    .and_then(|p| p.request(seq, at));
+                match got {
+                    Some(agent) => call.on_agent_answered(agent, at),
+                    None => {
+                        lock(&ctx.waiters).insert(seq, agent_tx.clone());
+                    }
+                }
+            }
+            IvrAction::AgentConnected { .. } => {
+                ctx.counters.agent_answers.fetch_add(1, Ordering::Relaxed);
+            }
+            IvrAction::ReleaseAgent { queue, agent, at } => {
+                let next = lock(&ctx.pools)
+                    .get_mut(&queue)
+                    .and_then(|p| p.release(agent, at));
+                if let Some((waiting, agent)) = next {
+                    if let Some(tx) = lock(&ctx.waiters).remove(&waiting) {
+                        let _ = tx.send((agent, at));
+                    }
+                }
+            }
+            IvrAction::LeaveQueue { queue, .. } => {
+                if let Some(p) = lock(&ctx.pools).get_mut(&queue) {
+                    p.abandon(seq);
+                }
+                lock(&ctx.waiters).remove(&seq);
+            }
+            IvrAction::Hangup { at } => *hangup_at = Some(hangup_at.map_or(at, |h| h.min(at))),
+        }
+    }
 }
 
 /// Starts playing the prompt; with `after_prompt: hangup` the BYE follows its end.
@@ -572,12 +739,20 @@ async fn prepare_media(
     let session = MediaSession::new(
         MediaConfig {
             codec: ans.negotiated.codec.into(),
-            source: ctx.prompt.clone(),
+            source: if ctx.cfg.ivr.is_some() {
+                AudioSource::silence()
+            } else {
+                ctx.prompt.clone()
+            },
             seed: rng.random(),
             rtcp_interval: Duration::from_secs(5),
             telephone_event_pt: ans.negotiated.telephone_event_pt,
             voice_threshold_dbov: -35.0,
             loop_source: false,
+            listen: crate::media::session::ListenConfig {
+                prompts: None,
+                inband_dtmf: ctx.cfg.ivr.is_some(),
+            },
         },
         now(),
     );

@@ -868,12 +868,12 @@ mod tests {
         assert!(e.verdicts[0].detail.contains("no load phase"));
         assert_eq!(e.status, Status::Inconclusive);
 
-        let mut dtmf = threshold("dtmf_response", "avg<=3s");
+        let mut dtmf = threshold("pesq_raw", "avg>3.8");
         let e = evaluate(std::slice::from_ref(&dtmf), &m, &run);
         assert_eq!(e.verdicts[0].status, Status::NotMeasured);
         assert_eq!(
             e.verdicts[0].detail,
-            "callcert does not measure dtmf_response yet"
+            "callcert does not measure pesq_raw yet"
         );
         assert_eq!(e.status, Status::Inconclusive);
         dtmf.optional = true;

@@ -121,7 +121,7 @@ pub const METRICS: &[MetricInfo] = &[
         kind: MetricKind::Delay,
         unit: "ms",
         spec_ids: &["ACC-DTMF-RESPONSE", "OPS-DTMF-RESPONSE"],
-        measured: false,
+        measured: true,
         description: "each DTMF digit sent in an IVR flow → the voice response",
     },
     MetricInfo {
@@ -129,7 +129,7 @@ pub const METRICS: &[MetricInfo] = &[
         kind: MetricKind::Delay,
         unit: "ms",
         spec_ids: &["ACC-QUERY-RESPONSE", "OPS-QUERY-RESPONSE"],
-        measured: false,
+        measured: true,
         description: "last action selecting a database query → the result heard",
     },
     MetricInfo {
@@ -137,7 +137,7 @@ pub const METRICS: &[MetricInfo] = &[
         kind: MetricKind::Delay,
         unit: "ms",
         spec_ids: &["OPS-AGENT-WAIT"],
-        measured: false,
+        measured: true,
         description: "\"transfer to agent\" chosen → an agent answers",
     },
     MetricInfo {
@@ -149,7 +149,7 @@ pub const METRICS: &[MetricInfo] = &[
             "ACC-IVR-SUCCESS-BUSY",
             "OPS-IVR-SUCCESS",
         ],
-        measured: false,
+        measured: true,
         description: "IVR flows completed as scripted ÷ IVR flows attempted",
     },
     MetricInfo {
@@ -276,7 +276,11 @@ mod tests {
                 "post_dial_delay",
                 "setup_time",
                 "connect_delay",
-                "trying_delay"
+                "trying_delay",
+                "dtmf_response",
+                "query_response",
+                "agent_wait",
+                "ivr_success_rate"
             ]
         );
     }

@@ -63,6 +63,18 @@ pub enum CallEvent {
         /// The new SDP offer (empty when the re-INVITE had none).
         sdp: Vec<u8>,
     },
+    /// The far end sent an in-dialog INFO (e.g. DTMF, RFC 6086); it has been answered 200.
+    Info {
+        /// Its Content-Type, empty when absent.
+        content_type: String,
+        /// Its body.
+        body: Vec<u8>,
+    },
+    /// The far end answered one of our INFO requests (code 0: no answer, Timer F).
+    InfoAnswered {
+        /// Final status code.
+        code: u16,
+    },
     /// The call is over; transactions may still linger to absorb retransmissions.
     Ended(CallOutcome),
 }
@@ -341,13 +353,52 @@ impl UacCall {
                     self.finish(CallOutcome::RemoteHangup);
                 }
             }
-            _ => {
+            method => {
+                if method == Method::Info {
+                    let content_type = message::header_value(&req.headers, "Content-Type")
+                        .unwrap_or_default()
+                        .to_string();
+                    self.events.push_back(CallEvent::Info {
+                        content_type,
+                        body: req.body.clone(),
+                    });
+                }
                 let resp = build_response(&req, 200, None);
                 let mut tx = NonInviteServer::new(req, rel, self.cfg.timers, now);
                 tx.send_response(resp, now);
                 self.servers.push((branch, ServerTx::Other(tx)));
             }
         }
+    }
+
+    /// Sends an in-dialog INFO (RFC 6086) with `body` of `content_type`, e.g. a DTMF digit as
+    /// `application/dtmf-relay`. Ignored unless the call is answered. Its answer comes back as
+    /// [`CallEvent::InfoAnswered`].
+    pub fn send_info(&mut self, content_type: &str, body: &[u8], now: Instant) {
+        if self.phase != Phase::Confirmed {
+            return;
+        }
+        let Some(dialog) = self.dialog.as_mut() else {
+            return;
+        };
+        let info = dialog.request(
+            Method::Info,
+            &self.cfg.local,
+            &mut self.rng,
+            Vec::new(),
+            Some((body, content_type)),
+            None,
+        );
+        let branch = top_via_branch(&info.headers).unwrap_or_default();
+        let tx = NonInviteClient::new(
+            info,
+            self.cfg.local.transport.reliability(),
+            self.cfg.timers,
+            now,
+        );
+        self.clients
+            .push((branch, ClientTx::Other(tx, Method::Info)));
+        self.drain_and_react(now);
     }
 
     /// Answers the far end's re-INVITE with our SDP (200 OK).
@@ -630,6 +681,14 @@ impl UacCall {
                 self.finish(o);
             }
             (Method::Bye, ClientEvent::Timeout) => self.finish(CallOutcome::ByeTimeout),
+            (Method::Info, ClientEvent::Final(resp)) => {
+                self.events.push_back(CallEvent::InfoAnswered {
+                    code: status(&resp),
+                })
+            }
+            (Method::Info, ClientEvent::Timeout) => {
+                self.events.push_back(CallEvent::InfoAnswered { code: 0 })
+            }
             _ => {}
         }
     }

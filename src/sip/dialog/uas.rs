@@ -22,6 +22,13 @@ pub enum UasEvent {
         /// The new offer (may be empty).
         sdp: Vec<u8>,
     },
+    /// The caller sent an in-dialog INFO (e.g. a DTMF digit, RFC 6086); answered 200.
+    Info {
+        /// Its Content-Type, empty when absent.
+        content_type: String,
+        /// Its body.
+        body: Vec<u8>,
+    },
     /// The call is over.
     Ended(UasOutcome),
 }
@@ -281,6 +288,15 @@ impl UasCall {
                     return;
                 }
                 let code = if in_dialog { 200 } else { 481 };
+                if in_dialog && method == Method::Info {
+                    let content_type = message::header_value(&req.headers, "Content-Type")
+                        .unwrap_or_default()
+                        .to_string();
+                    self.events.push_back(UasEvent::Info {
+                        content_type,
+                        body: req.body.clone(),
+                    });
+                }
                 let mut tx = NonInviteServer::new(req.clone(), rel, self.timers, now);
                 tx.send_response(build_response(&req, code, None), now);
                 self.servers.push((branch, method, ServerTxKind::Other(tx)));
