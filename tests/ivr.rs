@@ -176,3 +176,93 @@ async fn a_wrong_prompt_fails_the_step_with_the_expected_and_the_heard_names() {
         );
     }
 }
+
+/// `callcert learn` walks the bank IVR once and saves each named prompt; the saved recordings
+/// identify the original prompts, and a run with them as references passes.
+#[test]
+fn learn_records_references_that_identify_the_prompts() {
+    let port = common::free_port();
+    let tmp = tempfile::tempdir().unwrap();
+    let bank = common::root().join("scenarios/ivr/bank.yaml");
+    let cfg = tmp.path().join("sut.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen: 127.0.0.1:{port}\nmax_call: 5m\nivr: {}\n",
+            bank.display()
+        ),
+    )
+    .unwrap();
+    let mut sut = common::start_sut(&cfg, port);
+    let learned = tmp.path().join("learned");
+    let target = format!("sip:bank@127.0.0.1:{port}");
+    let o = common::callcert()
+        .arg("learn")
+        .arg(common::root().join("scenarios/ivr/walk.yaml"))
+        .arg("--target")
+        .arg(&target)
+        .arg("--out")
+        .arg(&learned)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let lib = callcert::media::prompt::PromptLibrary::load_dir(&learned).unwrap();
+    let mut names: Vec<&str> = lib.names().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "agent_greeting",
+            "balance",
+            "enter_account",
+            "main_menu",
+            "welcome"
+        ],
+        "{stderr}"
+    );
+    for name in names {
+        let original =
+            AudioSource::from_wav(common::root().join(format!("scenarios/ivr/prompts/{name}.wav")))
+                .unwrap();
+        let m = lib.identify(original.samples()).unwrap();
+        assert_eq!(m.name, name, "{m:?}");
+        assert!(m.confidence > 0.9, "{name}: {m:?}");
+    }
+    // The learned folder serves as the references of a run.
+    let walk = std::fs::read_to_string(common::root().join("scenarios/ivr/walk.yaml"))
+        .unwrap()
+        .replace(
+            "prompts: prompts",
+            &format!("prompts: {}", learned.display()),
+        )
+        .replace(
+            "../prompts/caller.wav",
+            &common::root()
+                .join("scenarios/prompts/caller.wav")
+                .display()
+                .to_string(),
+        )
+        .replace("calls: 10", "calls: 1");
+    let scn = tmp.path().join("walk.yaml");
+    std::fs::write(&scn, walk).unwrap();
+    let o = common::callcert()
+        .arg("run")
+        .arg(&scn)
+        .arg("--target")
+        .arg(&target)
+        .arg("--out")
+        .arg(tmp.path().join("run"))
+        .output()
+        .unwrap();
+    let report = common::read_report(&tmp.path().join("run"));
+    assert_eq!(
+        report["calls"]["succeeded"],
+        1,
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(report["aggregates"]["ivr_completed"], 1);
+    let stats = common::stop_sut(&mut sut);
+    assert_eq!(stats["agent_answers"], 2, "{stats}");
+}
