@@ -32,6 +32,12 @@ const MAX_CATCH_UP: u64 = 5;
 /// Packets whose (first sample, arrival) are kept to time detector events.
 const RX_MARKS: usize = 512;
 
+/// RTP silence after which the received stream is taken to be silent.
+const RTP_GAP: Duration = Duration::from_millis(60);
+
+/// Most silence filled in at once (1 s; the next wake fills more).
+const MAX_GAP_FILL: usize = 8000;
+
 /// Playout tag of in-band DTMF clips.
 const INBAND_TAG: u32 = 0xd7f;
 
@@ -273,6 +279,9 @@ pub struct MediaSession {
     /// The first prompt onset the segmenter found (preferred to the plain voice detector's:
     /// one definition of "onset" for every delay of a call).
     first_segment_at: Option<Instant>,
+    /// When the sample after the last one received is due: a far end that stops sending
+    /// (silence suppression, a player at the end of its file) is heard as silence from then.
+    rx_next_at: Option<Instant>,
     events: VecDeque<MediaEvent>,
     sending: Option<Sending>,
     /// Where sending stopped, to keep the RTP clock running across a pause.
@@ -330,6 +339,7 @@ impl MediaSession {
                 .then(|| DtmfDetector::new(Default::default())),
             rx_samples: 0,
             first_segment_at: None,
+            rx_next_at: None,
             rx_marks: VecDeque::with_capacity(RX_MARKS),
             events: VecDeque::new(),
             sending: None,
@@ -493,12 +503,44 @@ impl MediaSession {
                 if let Some(det) = self.inband.as_mut() {
                     det.push(&self.pcm[..n]);
                 }
+                self.rx_next_at = Some(at + samples_to_duration(n as u64));
             }
             offset += n as u64;
         }
         if listening {
             self.drain_detectors();
         }
+    }
+
+    /// Without RTP for [`RTP_GAP`] while voice is on, the missing stretch is heard as digital
+    /// silence, so a prompt ends even when the far end stops sending after it.
+    fn fill_rtp_gap(&mut self, now: Instant) {
+        let (Some(next), Some(seg)) = (self.rx_next_at, self.segmenter.as_mut()) else {
+            return;
+        };
+        if !seg.in_voice() || now < next + RTP_GAP {
+            return;
+        }
+        let rate = self.codec.clock_rate() as u128;
+        let n = (now.duration_since(next).as_nanos() * rate / 1_000_000_000) as usize;
+        let n = n.min(MAX_GAP_FILL);
+        if self.rx_marks.len() == RX_MARKS {
+            self.rx_marks.pop_front();
+        }
+        self.rx_marks.push_back((self.rx_samples, next));
+        self.rx_samples += n as u64;
+        let zeros = [0i16; SAMPLES_PER_PACKET];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(SAMPLES_PER_PACKET);
+            seg.push(&zeros[..k]);
+            if let Some(det) = self.inband.as_mut() {
+                det.push(&zeros[..k]);
+            }
+            left -= k;
+        }
+        self.rx_next_at = Some(next + samples_to_duration(n as u64));
+        self.drain_detectors();
     }
 
     /// The time sample `k` of the received stream was heard.
@@ -694,6 +736,7 @@ impl MediaSession {
     /// Advances the clock to `now`; due packets are then available from [`poll_transmit`](Self::poll_transmit).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
+        self.fill_rtp_gap(now);
         if self.rx_dtmf.poll_timeout().is_some_and(|t| t <= now) {
             self.rx_dtmf.handle_timeout(now);
             self.drain_rfc4733();
@@ -734,7 +777,11 @@ impl MediaSession {
     /// When the session next wants [`handle_timeout`](Self::handle_timeout): the next packet or report.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let rtp = self.sending.map(Self::deadline);
-        [rtp, self.next_rtcp, self.rx_dtmf.poll_timeout()]
+        let gap = self
+            .rx_next_at
+            .filter(|_| self.segmenter.as_ref().is_some_and(|s| s.in_voice()))
+            .map(|t| t + RTP_GAP);
+        [rtp, self.next_rtcp, self.rx_dtmf.poll_timeout(), gap]
             .into_iter()
             .flatten()
             .min()
@@ -1255,5 +1302,90 @@ mod tests {
         assert_eq!(sdes.chunks[0].cname.as_deref(), Some(s.cname()));
         assert!(s.poll_transmit().is_none());
         assert!(s.poll_timeout().unwrap() > first);
+    }
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::*;
+
+    #[allow(clippy::disallowed_methods)] // tests: one real base instant, then durations
+    fn base() -> Instant {
+        Instant::now()
+    }
+
+    /// Silence, then a 1 kHz tone at −20 dBov from sample `start`, `len` samples in all.
+    fn tone(len: usize, start: usize) -> AudioSource {
+        let amplitude = super::super::voice::dbov_to_rms(-20.0) * std::f64::consts::SQRT_2;
+        AudioSource::from_samples(
+            (0..len)
+                .map(|i| {
+                    if i < start {
+                        0
+                    } else {
+                        let t = (i - start) as f64 / 8000.0;
+                        (amplitude * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16
+                    }
+                })
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn a_far_end_that_stops_sending_ends_the_prompt() {
+        let t0 = base();
+        let mut rx = MediaSession::new(
+            MediaConfig {
+                listen: ListenConfig {
+                    prompts: Some(SegmenterConfig::default()),
+                    inband_dtmf: false,
+                },
+                ..MediaConfig::new(Codec::Pcmu, AudioSource::silence())
+            },
+            t0,
+        );
+        let mut tx = MediaSession::new(MediaConfig::new(Codec::Pcmu, tone(8000, 800)), t0);
+        tx.start_sending(t0);
+        for i in 0..50u32 {
+            let t = t0 + PACKET_DURATION * i;
+            tx.handle_timeout(t);
+            while let Some(m) = tx.poll_transmit() {
+                if m.channel == RtpChannel::Rtp {
+                    let d = tx.transmit_buf(&m).to_vec();
+                    rx.handle_rtp(&d, t);
+                }
+            }
+        }
+        // The far end stops sending after 1 s; only the session's own wake-ups go on.
+        let mut events = Vec::new();
+        let mut now = t0 + Duration::from_secs(1);
+        for _ in 0..100 {
+            now = rx.poll_timeout().map_or(now, |w| w.max(now)) + Duration::from_millis(1);
+            rx.handle_timeout(now);
+            events.extend(std::iter::from_fn(|| rx.poll_event()));
+            if events
+                .iter()
+                .any(|e| matches!(e, MediaEvent::VoiceEnd { .. }))
+            {
+                break;
+            }
+        }
+        let ms = |t: Instant| t.duration_since(t0).as_secs_f64() * 1000.0;
+        let onset = events.iter().find_map(|e| match e {
+            MediaEvent::VoiceOnset { at } => Some(ms(*at)),
+            _ => None,
+        });
+        let end = events.iter().find_map(|e| match e {
+            MediaEvent::VoiceEnd { at } => Some(ms(*at)),
+            _ => None,
+        });
+        let onset = onset.expect("onset");
+        let end = end.expect("the prompt ended although no RTP came");
+        assert!((onset - 100.0).abs() < 0.5, "{onset}");
+        assert!((end - 1000.0).abs() < 1.0, "{end}");
+        assert!(
+            now < t0 + Duration::from_millis(1900),
+            "ended late: {now:?}"
+        );
     }
 }
