@@ -266,3 +266,69 @@ fn learn_records_references_that_identify_the_prompts() {
     let stats = common::stop_sut(&mut sut);
     assert_eq!(stats["agent_answers"], 2, "{stats}");
 }
+
+/// One agent, two callers choosing the transfer 300 ms apart: the second waits in the queue
+/// until the first hangs up, and its agent's greeting starts the queue's answer delay (200 ms)
+/// after the first caller's BYE (OPS-AGENT-WAIT against the queue's ground truth).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_wait_follows_the_queue() {
+    let mut def = callcert::sut::ivr::load_ivr(&common::root().join("scenarios/ivr/bank.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_fixed_delays();
+    def.queues.get_mut("agents").unwrap().agents = 1;
+    let cfg = SutConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        max_call: std::time::Duration::from_secs(120),
+        ivr: Some(LoadedIvr(Arc::new(def))),
+        ..SutConfig::default()
+    };
+    let sut = sut::serve(cfg, AudioSource::silence()).await.unwrap();
+    let target = format!("sip:bank@{}", sut.local_addr);
+    // The first caller stays with the agent 2 s, then hangs up.
+    let scn = scenario(
+        "name: queue\ntarget: sip:bank@127.0.0.1:5060\ncalls: 2\nrate: 3.3333\n\
+         call:\n  prompts: prompts\n  steps:\n    - wait_prompt: welcome\n\
+         \x20   - wait_prompt: main_menu\n    - dtmf: \"0\"\n\
+         \x20   - agent: { detect: prompt, prompt: agent_greeting, timeout: 60s }\n\
+         \x20   - pause: 2s\n    - hangup\n",
+    );
+    let plan = build_plan(&scn, Some(&target), None, None).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let result = callcert::engine::run(plan, Some(tmp.path().to_path_buf()))
+        .await
+        .unwrap();
+    assert_eq!(
+        result.metrics.succeeded,
+        2,
+        "{:#?}",
+        result.failed_calls.first()
+    );
+    let mut calls = flows(tmp.path());
+    calls.sort_by_key(|c| c["index"].as_u64());
+    let greeting_at = |c: &serde_json::Value| {
+        let p = c["ivr"]["prompts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "agent_greeting")
+            .expect("greeting heard");
+        c["answered_ms"].as_f64().unwrap() + p["onset_after_answer_ms"].as_f64().unwrap()
+    };
+    let first_bye = calls[0]["bye_ms"].as_f64().unwrap();
+    let second_greeting = greeting_at(&calls[1]);
+    let waits: Vec<f64> = calls
+        .iter()
+        .map(|c| c["ivr"]["agent_wait_ms"][0].as_f64().unwrap())
+        .collect();
+    eprintln!(
+        "agent waits {waits:?} ms; second greeting {:.3} ms after the first BYE",
+        second_greeting - first_bye
+    );
+    // A free agent: the greeting 200 ms after the digit (the hold prompt never starts).
+    assert!((waits[0] - 200.0).abs() < 5.0, "{waits:?}");
+    assert!(
+        (second_greeting - first_bye - 200.0).abs() < 5.0,
+        "second greeting {second_greeting} first BYE {first_bye}"
+    );
+    assert!(waits[1] > 2000.0, "{waits:?}");
+}
