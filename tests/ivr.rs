@@ -332,3 +332,49 @@ async fn the_agent_wait_follows_the_queue() {
     );
     assert!(waits[1] > 2000.0, "{waits:?}");
 }
+
+/// With `announce: reinvite` the agent's answer shows as a re-INVITE from the call center; an
+/// `agent` step that detects re-INVITEs measures the wait to it (the queue's answer, at once
+/// for a free agent) and the call goes on with its media.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_announced_by_reinvite_is_detected() {
+    let mut def = callcert::sut::ivr::load_ivr(&common::root().join("scenarios/ivr/bank.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_fixed_delays();
+    match def.nodes.get_mut("agent") {
+        Some(callcert::sut::ivr::IvrNode::Transfer(t)) => {
+            t.announce = callcert::sut::ivr::Announce::Reinvite;
+            t.agent_prompt = None;
+        }
+        other => panic!("agent node: {other:?}"),
+    }
+    let cfg = SutConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        max_call: std::time::Duration::from_secs(120),
+        ivr: Some(LoadedIvr(Arc::new(def))),
+        ..SutConfig::default()
+    };
+    let sut = sut::serve(cfg, AudioSource::silence()).await.unwrap();
+    let target = format!("sip:bank@{}", sut.local_addr);
+    let scn = scenario(
+        "name: reinvite\ntarget: sip:bank@127.0.0.1:5060\ncalls: 2\nrate: 2\n\
+         call:\n  prompts: prompts\n  steps:\n    - wait_prompt: welcome\n\
+         \x20   - wait_prompt: main_menu\n\
+         \x20   - agent: { digits: \"0\", detect: reinvite, timeout: 30s }\n\
+         \x20   - pause: 1s\n    - hangup\n",
+    );
+    let plan = build_plan(&scn, Some(&target), None, None).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let result = callcert::engine::run(plan, Some(tmp.path().to_path_buf()))
+        .await
+        .unwrap();
+    let m = &result.metrics;
+    assert_eq!(m.succeeded, 2, "{:#?}", result.failed_calls.first());
+    assert_eq!(m.ivr_completed, 2);
+    let waits = samples(&flows(tmp.path()), "agent_wait_ms");
+    eprintln!("agent waits by re-INVITE: {waits:?} ms");
+    assert_eq!(waits.len(), 2);
+    // Two free agents: the re-INVITE follows the digit's end at once.
+    assert!(waits.iter().all(|w| (0.0..20.0).contains(w)), "{waits:?}");
+    assert_eq!(sut.stats().agent_answers, 2);
+}

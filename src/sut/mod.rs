@@ -483,7 +483,11 @@ async fn incoming_call(
             let _ = sock.send_to(media.session.transmit_buf(&t), to).await;
         }
         if let Some(call) = ivr.as_mut() {
-            drive_ivr(&ctx, call, &mut media, &mut hangup_at, seq, &agent_tx);
+            if drive_ivr(&ctx, call, &mut media, &mut hangup_at, seq, &agent_tx) {
+                // The agent's leg shows as a re-INVITE (`announce: reinvite` or `both`).
+                leg.reinvite(&answer_sdp, now());
+                continue;
+            }
         }
         while let Some(ev) = leg.poll_event() {
             match ev {
@@ -632,7 +636,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Feeds the IVR the digits the media session detected and carries out its actions.
+/// Feeds the IVR the digits the media session detected and carries out its actions; true
+/// when an agent answered and the call should be re-INVITEd.
 fn drive_ivr(
     ctx: &SutContext,
     call: &mut IvrCall,
@@ -640,7 +645,8 @@ fn drive_ivr(
     hangup_at: &mut Option<Instant>,
     seq: u64,
     agent_tx: &mpsc::UnboundedSender<(u32, Instant)>,
-) {
+) -> bool {
+    let mut reinvite = false;
     use crate::media::session::MediaEvent;
     while let Some(e) = media.session.poll_event() {
         match e {
@@ -685,8 +691,9 @@ fn drive_ivr(
                     }
                 }
             }
-            IvrAction::AgentConnected { .. } => {
+            IvrAction::AgentConnected { announce, .. } => {
                 ctx.counters.agent_answers.fetch_add(1, Ordering::Relaxed);
+                reinvite |= matches!(announce, ivr::Announce::Reinvite | ivr::Announce::Both);
             }
             IvrAction::ReleaseAgent { queue, agent, at } => {
                 let next = lock(&ctx.pools)
@@ -707,6 +714,7 @@ fn drive_ivr(
             IvrAction::Hangup { at } => *hangup_at = Some(hangup_at.map_or(at, |h| h.min(at))),
         }
     }
+    reinvite
 }
 
 /// Starts playing the prompt; with `after_prompt: hangup` the BYE follows its end.

@@ -5,7 +5,8 @@ use super::{random_token, Dialog, LocalEndpoint};
 use crate::sip::message::{self, build_response, has_sdp, top_via_branch, with_body};
 use crate::sip::rsip::{Method, Request, Response, SipMessage};
 use crate::sip::transaction::{
-    ClientEvent, InviteServer, NonInviteClient, NonInviteServer, ServerEvent, TimerConfig,
+    ClientEvent, InviteClient, InviteServer, NonInviteClient, NonInviteServer, ServerEvent,
+    TimerConfig,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -74,6 +75,8 @@ pub struct UasCall {
     dialog: Option<Dialog>,
     servers: Vec<(String, Method, ServerTxKind)>,
     bye: Option<NonInviteClient>,
+    /// Our re-INVITE (e.g. an agent's leg bridged in) and its CSeq, for the ACK of its 2xx.
+    reinvite: Option<(InviteClient, u32)>,
     reoffer: Option<usize>,
     phase: Phase,
     events: VecDeque<UasEvent>,
@@ -111,6 +114,7 @@ impl UasCall {
             dialog: None,
             servers: Vec::new(),
             bye: None,
+            reinvite: None,
             reoffer: None,
             phase: Phase::Incoming,
             events: VecDeque::new(),
@@ -177,6 +181,29 @@ impl UasCall {
         self.drain(now);
     }
 
+    /// Sends a re-INVITE with `sdp` in the confirmed dialog (RFC 3261 §14.1), e.g. when an
+    /// agent's leg is bridged in; its 2xx is ACKed here. Ignored while one is pending.
+    pub fn reinvite(&mut self, sdp: &[u8], now: Instant) {
+        if self.phase != Phase::Confirmed || self.reinvite.is_some() {
+            return;
+        }
+        let Some(d) = self.dialog.as_mut() else {
+            return;
+        };
+        let req = d.request(
+            Method::Invite,
+            &self.local,
+            &mut self.rng,
+            Vec::new(),
+            Some((sdp, "application/sdp")),
+            None,
+        );
+        let cseq = d.local_cseq;
+        let tx = InviteClient::new(req, self.local.transport.reliability(), self.timers, now);
+        self.reinvite = Some((tx, cseq));
+        self.drain(now);
+    }
+
     /// Hangs up an answered call with BYE (RFC 3261 §15.1.1).
     pub fn hangup(&mut self, now: Instant) {
         if !matches!(self.phase, Phase::Answered | Phase::Confirmed) {
@@ -221,12 +248,19 @@ impl UasCall {
     pub fn handle_message(&mut self, msg: SipMessage, now: Instant) {
         match msg {
             SipMessage::Request(req) => self.handle_request(req, now),
-            SipMessage::Response(resp) => {
-                let is_bye = matches!(message::cseq(&resp.headers), Ok((_, Method::Bye)));
-                if let (true, Some(b)) = (is_bye, self.bye.as_mut()) {
-                    b.handle_response(resp, now);
+            SipMessage::Response(resp) => match message::cseq(&resp.headers) {
+                Ok((_, Method::Bye)) => {
+                    if let Some(b) = self.bye.as_mut() {
+                        b.handle_response(resp, now);
+                    }
                 }
-            }
+                Ok((_, Method::Invite)) => {
+                    if let Some((r, _)) = self.reinvite.as_mut() {
+                        r.handle_response(resp, now);
+                    }
+                }
+                _ => {}
+            },
         }
         self.drain(now);
     }
@@ -317,6 +351,11 @@ impl UasCall {
                 b.handle_timeout(now);
             }
         }
+        if let Some((r, _)) = self.reinvite.as_mut() {
+            if r.poll_timeout().is_some_and(|d| d <= now) {
+                r.handle_timeout(now);
+            }
+        }
         for (_, _, tx) in &mut self.servers {
             match tx {
                 ServerTxKind::Invite(t) => {
@@ -359,6 +398,7 @@ impl UasCall {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut ts = vec![self.invite_tx.poll_timeout()];
         ts.push(self.bye.as_ref().and_then(|b| b.poll_timeout()));
+        ts.push(self.reinvite.as_ref().and_then(|(r, _)| r.poll_timeout()));
         for (_, _, tx) in &self.servers {
             ts.push(match tx {
                 ServerTxKind::Invite(t) => t.poll_timeout(),
@@ -378,6 +418,10 @@ impl UasCall {
         self.phase == Phase::Ended
             && self.invite_tx.is_terminated()
             && self.bye.as_ref().is_none_or(|b| b.is_terminated())
+            && self
+                .reinvite
+                .as_ref()
+                .is_none_or(|(r, _)| r.is_terminated())
             && self.servers.iter().all(|(_, _, t)| match t {
                 ServerTxKind::Invite(x) => x.is_terminated(),
                 ServerTxKind::Other(x) => x.is_terminated(),
@@ -441,6 +485,30 @@ impl UasCall {
             }
             if let Some(o) = ended {
                 self.finish(o);
+            }
+        }
+        if let Some((r, cseq)) = self.reinvite.as_mut() {
+            while let Some(m) = r.poll_transmit() {
+                self.transmits.push_back(m);
+            }
+            while let Some(e) = r.poll_event() {
+                // A 2xx is ACKed by us (RFC 3261 §13.2.2.4), every time it comes; the
+                // transaction ACKs the others itself.
+                if let ClientEvent::Final(resp) = e {
+                    if (200..300).contains(&message::status(&resp)) {
+                        if let Some(d) = self.dialog.as_mut() {
+                            let ack = d.request(
+                                Method::Ack,
+                                &self.local,
+                                &mut self.rng,
+                                Vec::new(),
+                                None,
+                                Some(*cseq),
+                            );
+                            self.transmits.push_back(SipMessage::Request(ack));
+                        }
+                    }
+                }
             }
         }
         for (_, _, tx) in &mut self.servers {
