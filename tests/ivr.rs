@@ -18,10 +18,15 @@ use std::sync::Arc;
 const MENU_DELAY_MS: f64 = 500.0;
 const QUERY_DELAY_MS: f64 = 1500.0;
 
-async fn bank_sut() -> SutHandle {
-    let def = callcert::sut::ivr::load_ivr(&common::root().join("scenarios/ivr/bank.yaml"))
+/// The bank IVR with every delay fixed at its mean.
+fn bank() -> callcert::sut::ivr::IvrDefinition {
+    callcert::sut::ivr::load_ivr(&common::root().join("scenarios/ivr/bank.yaml"))
         .unwrap_or_else(|e| panic!("{e}"))
-        .with_fixed_delays();
+        .with_fixed_delays()
+}
+
+/// The reference call center on a free loopback port, running `def`.
+async fn serve_ivr(def: callcert::sut::ivr::IvrDefinition) -> SutHandle {
     let cfg = SutConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         trunks: 500,
@@ -30,6 +35,10 @@ async fn bank_sut() -> SutHandle {
         ..SutConfig::default()
     };
     sut::serve(cfg, AudioSource::silence()).await.unwrap()
+}
+
+async fn bank_sut() -> SutHandle {
+    serve_ivr(bank()).await
 }
 
 fn scenario(text: &str) -> callcert::scenario::Scenario {
@@ -272,17 +281,9 @@ fn learn_records_references_that_identify_the_prompts() {
 /// after the first caller's BYE (OPS-AGENT-WAIT against the queue's ground truth).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_wait_follows_the_queue() {
-    let mut def = callcert::sut::ivr::load_ivr(&common::root().join("scenarios/ivr/bank.yaml"))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .with_fixed_delays();
+    let mut def = bank();
     def.queues.get_mut("agents").unwrap().agents = 1;
-    let cfg = SutConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        max_call: std::time::Duration::from_secs(120),
-        ivr: Some(LoadedIvr(Arc::new(def))),
-        ..SutConfig::default()
-    };
-    let sut = sut::serve(cfg, AudioSource::silence()).await.unwrap();
+    let sut = serve_ivr(def).await;
     let target = format!("sip:bank@{}", sut.local_addr);
     // The first caller stays with the agent 2 s, then hangs up.
     let scn = scenario(
@@ -338,9 +339,7 @@ async fn the_agent_wait_follows_the_queue() {
 /// for a free agent) and the call goes on with its media.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_announced_by_reinvite_is_detected() {
-    let mut def = callcert::sut::ivr::load_ivr(&common::root().join("scenarios/ivr/bank.yaml"))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .with_fixed_delays();
+    let mut def = bank();
     match def.nodes.get_mut("agent") {
         Some(callcert::sut::ivr::IvrNode::Transfer(t)) => {
             t.announce = callcert::sut::ivr::Announce::Reinvite;
@@ -348,13 +347,7 @@ async fn an_agent_announced_by_reinvite_is_detected() {
         }
         other => panic!("agent node: {other:?}"),
     }
-    let cfg = SutConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        max_call: std::time::Duration::from_secs(120),
-        ivr: Some(LoadedIvr(Arc::new(def))),
-        ..SutConfig::default()
-    };
-    let sut = sut::serve(cfg, AudioSource::silence()).await.unwrap();
+    let sut = serve_ivr(def).await;
     let target = format!("sip:bank@{}", sut.local_addr);
     let scn = scenario(
         "name: reinvite\ntarget: sip:bank@127.0.0.1:5060\ncalls: 2\nrate: 2\n\

@@ -1303,33 +1303,6 @@ mod tests {
         assert!(s.poll_transmit().is_none());
         assert!(s.poll_timeout().unwrap() > first);
     }
-}
-
-#[cfg(test)]
-mod listen_tests {
-    use super::*;
-
-    #[allow(clippy::disallowed_methods)] // tests: one real base instant, then durations
-    fn base() -> Instant {
-        Instant::now()
-    }
-
-    /// Silence, then a 1 kHz tone at −20 dBov from sample `start`, `len` samples in all.
-    fn tone(len: usize, start: usize) -> AudioSource {
-        let amplitude = super::super::voice::dbov_to_rms(-20.0) * std::f64::consts::SQRT_2;
-        AudioSource::from_samples(
-            (0..len)
-                .map(|i| {
-                    if i < start {
-                        0
-                    } else {
-                        let t = (i - start) as f64 / 8000.0;
-                        (amplitude * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16
-                    }
-                })
-                .collect::<Vec<_>>(),
-        )
-    }
 
     #[test]
     fn a_far_end_that_stops_sending_ends_the_prompt() {
@@ -1344,7 +1317,7 @@ mod listen_tests {
             },
             t0,
         );
-        let mut tx = MediaSession::new(MediaConfig::new(Codec::Pcmu, tone(8000, 800)), t0);
+        let mut tx = MediaSession::new(MediaConfig::new(Codec::Pcmu, prompt(8000, 800)), t0);
         tx.start_sending(t0);
         for i in 0..50u32 {
             let t = t0 + PACKET_DURATION * i;
