@@ -66,6 +66,31 @@ pub enum Command {
         #[arg(long)]
         target: Option<String>,
     },
+    /// Erlang B and C: blocking of a trunk group, waiting in an agent queue, and the sizes that
+    /// meet a target. Give the offered load and one of the combinations below.
+    Erlang {
+        /// Offered load, Erlangs.
+        #[arg(long)]
+        traffic: f64,
+        /// Trunks: print Erlang B blocking.
+        #[arg(long)]
+        trunks: Option<u32>,
+        /// Target blocking (e.g. 0.01): print the trunks needed.
+        #[arg(long)]
+        blocking: Option<f64>,
+        /// Agents: print Erlang C probability of waiting, mean wait and service level.
+        #[arg(long)]
+        agents: Option<u32>,
+        /// Mean handle time (e.g. 180s), for agents.
+        #[arg(long, value_parser = crate::scenario::parse_duration)]
+        handle: Option<std::time::Duration>,
+        /// Service-level answer time (e.g. 20s), for agents.
+        #[arg(long, value_parser = crate::scenario::parse_duration)]
+        answer: Option<std::time::Duration>,
+        /// Target service level (e.g. 0.8): print the agents needed.
+        #[arg(long)]
+        level: Option<f64>,
+    },
     /// Run the reference call center until SIGINT/SIGTERM; prints its counters as JSON at exit.
     Sut {
         /// Listen address (overrides the config).
@@ -183,6 +208,15 @@ pub async fn execute(cli: Cli) -> Result<i32, CliError> {
             let plan = build_plan(&scn, target.as_deref(), calls, rate).await?;
             run_and_report(plan, out).await
         }
+        Command::Erlang {
+            traffic,
+            trunks,
+            blocking,
+            agents,
+            handle,
+            answer,
+            level,
+        } => erlang_command(traffic, trunks, blocking, agents, handle, answer, level),
         Command::Learn {
             scenario,
             out,
@@ -549,4 +583,74 @@ pub async fn build_plan(
             ))
         },
     })
+}
+
+/// `callcert erlang`: prints what the given combination asks for; 104 for a bad combination.
+fn erlang_command(
+    traffic: f64,
+    trunks: Option<u32>,
+    blocking: Option<f64>,
+    agents: Option<u32>,
+    handle: Option<std::time::Duration>,
+    answer: Option<std::time::Duration>,
+    level: Option<f64>,
+) -> Result<i32, CliError> {
+    use crate::traffic;
+    let bad = |e: traffic::TrafficError| CliError::InvalidConfig(e.to_string());
+    if !(traffic.is_finite() && traffic >= 0.0) {
+        return Err(CliError::InvalidConfig(format!(
+            "--traffic: must be a non-negative number of Erlangs, got {traffic}"
+        )));
+    }
+    let mut printed = false;
+    if let Some(n) = trunks {
+        let b = traffic::erlang_b(traffic, n);
+        println!(
+            "Erlang B: {traffic} Erl offered to {n} trunks: blocking {b:.6} ({:.4} %), carried {:.4} Erl",
+            b * 100.0,
+            traffic * (1.0 - b)
+        );
+        printed = true;
+    }
+    if let Some(target) = blocking {
+        let n = traffic::trunks_for_blocking(traffic, target).map_err(bad)?;
+        println!(
+            "Erlang B: {traffic} Erl needs {n} trunks for blocking <= {target} (blocking {:.6})",
+            traffic::erlang_b(traffic, n)
+        );
+        printed = true;
+    }
+    if let (Some(n), Some(h)) = (agents, handle) {
+        let c = traffic::erlang_c(traffic, n);
+        let wait = traffic::mean_wait(traffic, n, h)
+            .map_or("unbounded (load >= agents)".to_string(), |w| {
+                format!("{:.3} s", w.as_secs_f64())
+            });
+        let sl = answer.map(|t| traffic::service_level(traffic, n, h, t));
+        println!(
+            "Erlang C: {traffic} Erl on {n} agents (handle {:?}): P(wait) {c:.6}, mean wait {wait}{}",
+            h,
+            match (sl, answer) {
+                (Some(sl), Some(t)) => format!(", answered within {t:?}: {:.4} %", sl * 100.0),
+                _ => String::new(),
+            }
+        );
+        printed = true;
+    }
+    if let (Some(target), Some(h), Some(t)) = (level, handle, answer) {
+        let n = traffic::agents_for_service_level(traffic, h, t, target).map_err(bad)?;
+        println!(
+            "Erlang C: {traffic} Erl needs {n} agents to answer {:.1} % within {t:?} (handle {h:?})",
+            target * 100.0
+        );
+        printed = true;
+    }
+    if !printed {
+        return Err(CliError::InvalidConfig(
+            "erlang: give --trunks, --blocking, --agents with --handle, or --level with --handle \
+             and --answer"
+                .into(),
+        ));
+    }
+    Ok(0)
 }

@@ -12,4 +12,5 @@ pub mod report;
 pub mod scenario;
 pub mod sip;
 pub mod sut;
+pub mod traffic;
 pub mod verdict;

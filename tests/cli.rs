@@ -330,3 +330,49 @@ fn a_killed_run_keeps_every_ended_call() {
     );
     stop_sut(&mut sut);
 }
+
+/// `callcert erlang` answers sizing questions from the command line (30 trunks at 25 Erl block
+/// 5.260 %: exact Erlang B, see src/traffic/erlang.rs); a question without its inputs is 104.
+#[test]
+fn erlang_prints_blocking_and_sizes() {
+    let o = common::callcert()
+        .args([
+            "erlang",
+            "--traffic",
+            "25",
+            "--trunks",
+            "30",
+            "--blocking",
+            "0.01",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("blocking 0.052603"), "{out}");
+    assert!(out.contains("needs 36 trunks"), "{out}");
+    let o = common::callcert()
+        .args([
+            "erlang",
+            "--traffic",
+            "10",
+            "--agents",
+            "13",
+            "--handle",
+            "100s",
+            "--answer",
+            "20s",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("P(wait) 0.285270") && out.contains("84.3440 %"),
+        "{out}"
+    );
+    let o = common::callcert()
+        .args(["erlang", "--traffic", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(104));
+}
