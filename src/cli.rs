@@ -574,6 +574,7 @@ pub async fn build_plan(
         thresholds: scn.thresholds.clone(),
         profile: scn.profile.clone(),
         abort_on_fail: scn.abort_on_fail,
+        load: None,
         ivr: if scn.call.steps.is_empty() {
             None
         } else {

@@ -77,6 +77,7 @@ pub(crate) async fn run_call(
     ctx: Arc<CallContext>,
     index: u64,
     scheduled: Instant,
+    hold: Duration,
     records: mpsc::UnboundedSender<(CallRecord, Option<CallCapture>)>,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) {
@@ -170,7 +171,7 @@ pub(crate) async fn run_call(
         start,
     );
     // Bound on the whole call so that every placed call ends up in the results.
-    let call_time = plan.ivr.as_ref().map_or(plan.hold, |p| p.budget);
+    let call_time = plan.ivr.as_ref().map_or(hold, |p| p.budget);
     let hard_deadline = start + plan.answer_timeout + call_time + plan.timers.t1 * 64 * 2;
     let mut hangup_at: Option<Instant> = None;
     let mut media_check_at: Option<Instant> = None;
@@ -243,7 +244,7 @@ pub(crate) async fn run_call(
                             media.sending = true;
                             match ivr.as_mut() {
                                 Some(v) => v.on_answered(t),
-                                None => hangup_at = Some(t + plan.hold),
+                                None => hangup_at = Some(t + hold),
                             }
                             media_check_at = plan.expect_media.then(|| t + plan.media_timeout);
                         }

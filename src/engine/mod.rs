@@ -41,6 +41,9 @@ pub enum EngineError {
     /// The SIP socket could not be bound.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// The load profile is not usable (checked again here for plans built in code).
+    #[error("load: {0}")]
+    Load(#[from] crate::traffic::load::TrafficModelError),
     /// The output directory could not be written.
     #[error("cannot write {path}: {source}")]
     Output {
@@ -108,6 +111,19 @@ pub struct RunPlan {
     pub abort_on_fail: bool,
     /// The IVR flow each call walks, when the scenario has steps.
     pub ivr: Option<Arc<IvrPlan>>,
+    /// Offered load as a profile with Poisson arrivals and sampled holding times; replaces
+    /// `calls`, `rate` and `hold` when set.
+    pub load: Option<LoadPlan>,
+}
+
+/// Poisson arrivals over a load profile (issue 4's traffic model), each call holding for a
+/// sampled time after its answer.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    /// The offered load over time.
+    pub profile: crate::traffic::load::Profile,
+    /// Holding time after the answer.
+    pub holding: crate::traffic::load::Holding,
 }
 
 /// The IVR flow of a run, loaded once and shared by every call.
@@ -534,7 +550,16 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
     let origin_unix = unix_now();
     let mut pcap: Option<PcapSink> = None;
     let mut pcap_error = None;
-    let total = ctx.plan.calls;
+    // With a load profile the whole arrival schedule is drawn up front (seeded, absolute).
+    let schedule: Option<Arc<[crate::traffic::arrivals::Arrival]>> = match &ctx.plan.load {
+        Some(l) => Some(
+            crate::traffic::arrivals::Arrivals::new(&l.profile, l.holding, ctx.plan.seed)?
+                .collect::<Vec<_>>()
+                .into(),
+        ),
+        None => None,
+    };
+    let total = schedule.as_ref().map_or(ctx.plan.calls, |s| s.len() as u64);
     let launched = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let launcher = {
         let ctx = ctx.clone();
@@ -546,7 +571,10 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
             for i in 0..total {
                 // Absolute schedule: lateness never accumulates, and the scheduled time stays the
                 // latency origin of the call.
-                let due = ctx.origin + interval.mul_f64(i as f64);
+                let (due, hold) = match &schedule {
+                    Some(s) => (ctx.origin + s[i as usize].at, s[i as usize].holding),
+                    None => (ctx.origin + interval.mul_f64(i as f64), ctx.plan.hold),
+                };
                 timer::sleep_until(due).await;
                 let Ok(permit) = sem.clone().acquire_owned().await else {
                     return;
@@ -554,7 +582,7 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
                 let ctx = ctx.clone();
                 let rec_tx = rec_tx.clone();
                 launched.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                tokio::spawn(call::run_call(ctx, i, due, rec_tx, permit));
+                tokio::spawn(call::run_call(ctx, i, due, hold, rec_tx, permit));
             }
         })
     };
