@@ -574,7 +574,10 @@ pub async fn build_plan(
         thresholds: scn.thresholds.clone(),
         profile: scn.profile.clone(),
         abort_on_fail: scn.abort_on_fail,
-        load: None,
+        load: scn.load.as_ref().map(|l| engine::LoadPlan {
+            profile: l.profile.clone(),
+            holding: l.holding,
+        }),
         ivr: if scn.call.steps.is_empty() {
             None
         } else {

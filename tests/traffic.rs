@@ -5,12 +5,11 @@
 mod common;
 
 use callcert::cli::build_plan;
-use callcert::engine::LoadPlan;
 use callcert::media::AudioSource;
 use callcert::scenario::parse_scenario;
 use callcert::sut::config::{AfterPrompt, SutConfig};
 use callcert::sut::{self};
-use callcert::traffic::{erlang_b, Holding, OfferedLoad, Phase, Profile};
+use callcert::traffic::erlang_b;
 use std::time::Duration;
 
 /// 25 Erl of Poisson calls (exponential holding, mean 0.4 s) offered to 30 trunks for 40 s:
@@ -33,19 +32,16 @@ async fn blocking_at_30_trunks_and_25_erlangs_agrees_with_erlang_b() {
         .unwrap();
     let dir = common::root().join("scenarios");
     let scn = parse_scenario(
-        "name: erlang-b\ntarget: sip:ivr@127.0.0.1:5060\ncalls: 1\nrate: 1\nseed: 4\n\
+        "name: erlang-b\ntarget: sip:ivr@127.0.0.1:5060\nseed: 4\n\
+         load:\n  erlangs: 25\n  trunks: 30\n\
+         \x20 holding: { dist: exponential, mean: 400ms }\n  duration: 40s\n\
          call: { expect_media: false, expect_voice: false }\n",
         &dir.join("inline-test.yaml"),
     )
-    .unwrap();
+    .unwrap_or_else(|e| panic!("{e}"));
     let target = format!("sip:ivr@{}", sut.local_addr);
-    let mut plan = build_plan(&scn, Some(&target), None, None).await.unwrap();
-    let holding = Duration::from_millis(400);
-    let run_for = Duration::from_secs(40);
-    plan.load = Some(LoadPlan {
-        profile: Profile::Constant(Phase::new("steady", OfferedLoad::Erlangs(25.0), run_for)),
-        holding: Holding::Exponential { mean: holding },
-    });
+    let plan = build_plan(&scn, Some(&target), None, None).await.unwrap();
+    assert!(plan.load.is_some());
     let tmp = tempfile::tempdir().unwrap();
     let result = callcert::engine::run(plan, Some(tmp.path().to_path_buf()))
         .await

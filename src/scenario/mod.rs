@@ -17,6 +17,7 @@ pub mod duration;
 mod error;
 mod model;
 mod raw;
+mod raw_load;
 mod raw_steps;
 pub mod runner;
 pub mod steps;
@@ -24,7 +25,7 @@ pub(crate) mod yaml;
 
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use error::{Position, ScenarioError};
-pub use model::{CallPlan, CallerAudio, Scenario, Timers};
+pub use model::{CallPlan, CallerAudio, Scenario, ScenarioLoad, Timers};
 
 use std::ffi::OsString;
 use std::path::Path;

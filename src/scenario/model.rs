@@ -40,8 +40,10 @@ pub struct Scenario {
     pub capture: crate::report::pcap::CaptureMode,
     /// `credentials`, with `password_env` already resolved.
     pub credentials: Option<Credentials>,
-    /// `calls`: how many calls to place in total (≥ 1).
+    /// `calls`: how many calls to place in total (≥ 1); with `load`, the expected count.
     pub calls: u64,
+    /// `load`: offered traffic with Poisson arrivals, instead of `calls` and `rate`.
+    pub load: Option<ScenarioLoad>,
     /// `rate`: new calls per second (> 0).
     pub rate: f64,
     /// `max_concurrent`: cap on simultaneous calls, if any.
@@ -128,4 +130,15 @@ pub enum CallerAudio {
     Silence,
     /// A WAV file (8 kHz mono 16-bit PCM), resolved against the scenario file's folder.
     File(PathBuf),
+}
+
+/// `load:`: an offered-load profile with Poisson arrivals and sampled holding times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioLoad {
+    /// Offered load over time.
+    pub profile: crate::traffic::Profile,
+    /// Holding time after the answer.
+    pub holding: crate::traffic::Holding,
+    /// `trunks`: the target's trunk count, when declared.
+    pub trunks: Option<u32>,
 }

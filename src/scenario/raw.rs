@@ -48,8 +48,12 @@ pub(crate) struct RawScenario {
     capture: crate::report::pcap::CaptureMode,
     #[serde(default)]
     credentials: Option<Spanned<RawCredentials>>,
-    calls: Spanned<u64>,
-    rate: Spanned<f64>,
+    #[serde(default)]
+    calls: Option<Spanned<u64>>,
+    #[serde(default)]
+    rate: Option<Spanned<f64>>,
+    #[serde(default)]
+    load: Option<Spanned<super::raw_load::RawLoad>>,
     #[serde(default)]
     max_concurrent: Option<Spanned<u32>>,
     #[serde(default)]
@@ -180,18 +184,67 @@ impl RawScenario {
             Some(c) => Some(credentials(file, c, env)?),
             None => None,
         };
-        if self.calls.value < 1 {
-            return Err(invalid(file, &self.calls, "calls", "must be at least 1"));
-        }
-        let rate = self.rate.value;
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(invalid(
-                file,
-                &self.rate,
-                "rate",
-                format!("must be a positive number of calls per second, got {rate}"),
-            ));
-        }
+        let load = match &self.load {
+            Some(l) => Some(super::raw_load::load(file, l)?),
+            None => None,
+        };
+        let (calls, rate) = match (&self.calls, &self.rate, &load) {
+            (Some(c), Some(r), None) => {
+                if c.value < 1 {
+                    return Err(invalid(file, c, "calls", "must be at least 1"));
+                }
+                if !(r.value.is_finite() && r.value > 0.0) {
+                    return Err(invalid(
+                        file,
+                        r,
+                        "rate",
+                        format!(
+                            "must be a positive number of calls per second, got {}",
+                            r.value
+                        ),
+                    ));
+                }
+                (c.value, r.value)
+            }
+            (None, None, Some(l)) => {
+                // Expected from the profile; the run places what the seeded arrivals give.
+                let secs = l.profile.duration().as_secs_f64();
+                let rate = l.profile.max_rate(l.holding.mean());
+                ((rate * secs).round().max(1.0) as u64, rate)
+            }
+            (Some(c), _, Some(_)) => {
+                return Err(invalid(
+                    file,
+                    c,
+                    "calls",
+                    "set either calls and rate, or load",
+                ))
+            }
+            (_, Some(r), Some(_)) => {
+                return Err(invalid(
+                    file,
+                    r,
+                    "rate",
+                    "set either calls and rate, or load",
+                ))
+            }
+            (None, _, None) => {
+                return Err(invalid(
+                    file,
+                    &self.name,
+                    "calls",
+                    "missing: the number of calls to place (with rate), or a load: section",
+                ))
+            }
+            (Some(_), None, None) => {
+                return Err(invalid(
+                    file,
+                    &self.name,
+                    "rate",
+                    "missing: calls per second (or a load: section)",
+                ))
+            }
+        };
         if let Some(m) = &self.max_concurrent {
             if m.value < 1 {
                 return Err(invalid(file, m, "max_concurrent", "must be at least 1"));
@@ -220,7 +273,8 @@ impl RawScenario {
             abort_on_fail: self.abort_on_fail,
             capture: self.capture,
             credentials,
-            calls: self.calls.value,
+            calls,
+            load,
             rate,
             max_concurrent: self.max_concurrent.map(|m| m.value),
             seed: self.seed.unwrap_or(1),

@@ -358,3 +358,35 @@ fn garbage_never_panics() {
         let _ = parse(&text);
     }
 }
+
+#[test]
+fn a_load_section_replaces_calls_and_rate() {
+    let s = parse(
+        "name: t\ntarget: sip:a@127.0.0.1\nload:\n  erlangs_per_trunk: 0.7\n  trunks: 30\n  \
+         holding: 180s\n  profile: yd2823\n",
+    );
+    let s = s.unwrap_or_else(|e| panic!("{e}"));
+    let load = s.load.clone().expect("load");
+    assert_eq!(load.trunks, Some(30));
+    assert_eq!(
+        load.profile.duration(),
+        std::time::Duration::from_secs(4 * 3600)
+    );
+    // 0.875 Erl/trunk × 30 / 180 s in the busy hours.
+    assert!((s.rate - 0.875 * 30.0 / 180.0).abs() < 1e-9, "{}", s.rate);
+    let e = err("name: t\ntarget: sip:a@127.0.0.1\nload:\n  erlangs: 5\n  holding: 1s\n");
+    assert!(e.contains("load.duration: give a duration"), "{e}");
+    let e = err(
+        "name: t\ntarget: sip:a@127.0.0.1\ncalls: 3\nload:\n  erlangs: 5\n  holding: 1s\n  \
+         duration: 1m\n",
+    );
+    assert!(
+        e.contains("calls: set either calls and rate, or load"),
+        "{e}"
+    );
+    let e = err("name: t\ntarget: sip:a@127.0.0.1\nload:\n  erlangs: 5\n  \
+         holding: { dist: gamma, mean: 1s }\n  duration: 1m\n");
+    assert!(e.contains("load.holding.dist: unknown distribution"), "{e}");
+    let e = err("name: t\ntarget: sip:a@127.0.0.1\n");
+    assert!(e.contains("calls: missing"), "{e}");
+}
