@@ -577,6 +577,7 @@ pub async fn build_plan(
         load: scn.load.as_ref().map(|l| engine::LoadPlan {
             profile: l.profile.clone(),
             holding: l.holding,
+            trunks: l.trunks,
         }),
         ivr: if scn.call.steps.is_empty() {
             None

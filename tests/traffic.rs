@@ -43,9 +43,33 @@ async fn blocking_at_30_trunks_and_25_erlangs_agrees_with_erlang_b() {
     let plan = build_plan(&scn, Some(&target), None, None).await.unwrap();
     assert!(plan.load.is_some());
     let tmp = tempfile::tempdir().unwrap();
-    let result = callcert::engine::run(plan, Some(tmp.path().to_path_buf()))
+    let result = callcert::engine::run(plan.clone(), Some(tmp.path().to_path_buf()))
         .await
         .unwrap();
+    // The report puts the measured blocking beside Erlang B's, and stays within its schema.
+    let report = callcert::report::Report::new(&plan, &result, 0.0);
+    let check = report.erlang_b.clone().expect("trunks declared");
+    assert_eq!(check.trunks, 30);
+    assert!((check.offered_erlangs - 25.0).abs() < 1e-9, "{check:?}");
+    assert!((check.predicted - 0.05260).abs() < 5e-5, "{check:?}");
+    let json = serde_json::to_value(&report).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("schemas/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(
+        validator.is_valid(&json),
+        "{:?}",
+        validator.iter_errors(&json).next().map(|e| e.to_string())
+    );
+    assert!(
+        report
+            .summary()
+            .contains("vs Erlang B 5.260 % for 25.00 Erl on 30 trunks"),
+        "{}",
+        report.summary()
+    );
     let calls: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("calls.jsonl"))
         .unwrap()
         .lines()

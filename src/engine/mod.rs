@@ -124,6 +124,8 @@ pub struct LoadPlan {
     pub profile: crate::traffic::load::Profile,
     /// Holding time after the answer.
     pub holding: crate::traffic::load::Holding,
+    /// The target's trunks, when declared (for the Erlang B comparison).
+    pub trunks: Option<u32>,
 }
 
 /// The IVR flow of a run, loaded once and shared by every call.

@@ -179,6 +179,27 @@ pub struct Report {
     pub verdict: crate::verdict::Evaluation,
     /// Set when `abort_on_fail` stopped the run: the number of calls placed.
     pub aborted_after: Option<u64>,
+    /// Measured blocking beside Erlang B's prediction, when the load declares the trunks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erlang_b: Option<ErlangBCheck>,
+}
+
+/// Blocking measured against Erlang B for the declared trunks and the offered load.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErlangBCheck {
+    /// Mean offered load, Erlangs.
+    pub offered_erlangs: f64,
+    /// Trunks the scenario declares.
+    pub trunks: u32,
+    /// Erlang B's blocking for them.
+    pub predicted: f64,
+    /// Calls refused with 503 ÷ calls attempted.
+    pub measured: f64,
+    /// Calls attempted.
+    pub attempts: u64,
+    /// 95 % Wilson interval of `measured`, treating calls as independent (blocked calls come in
+    /// bursts, so the true interval is wider).
+    pub interval: (f64, f64),
 }
 
 impl Report {
@@ -213,6 +234,31 @@ impl Report {
         r.inbound = result.dispatch.clone();
         r.failed_calls = result.failed_calls.clone();
         r.aborted_after = result.aborted_after;
+        r.erlang_b = plan.load.as_ref().and_then(|l| {
+            let trunks = l.trunks?;
+            let secs = l.profile.duration().as_secs_f64();
+            let h = l.holding.mean();
+            // Mean offered load over the profile (λ·h averaged by time).
+            let steps = 1000;
+            let a = (0..steps)
+                .map(|i| {
+                    let t =
+                        std::time::Duration::from_secs_f64(secs * (i as f64 + 0.5) / steps as f64);
+                    l.profile.rate_at(t, h) * h.as_secs_f64()
+                })
+                .sum::<f64>()
+                / steps as f64;
+            let blocked = m.sip_codes.get(&503).copied().unwrap_or(0);
+            let n = m.attempted;
+            (n > 0).then(|| ErlangBCheck {
+                offered_erlangs: a,
+                trunks,
+                predicted: crate::traffic::erlang_b(a, trunks),
+                measured: blocked as f64 / n as f64,
+                attempts: n,
+                interval: crate::traffic::wilson_interval(blocked, n, 1.96),
+            })
+        });
         r
     }
 
@@ -271,6 +317,7 @@ impl Report {
             profile,
             verdict,
             aborted_after: None,
+            erlang_b: None,
         }
     }
 
@@ -402,6 +449,19 @@ impl Report {
         line(&mut s, "DTMF response", &self.metrics.dtmf_response);
         line(&mut s, "query response", &self.metrics.query_response);
         line(&mut s, "agent wait", &self.metrics.agent_wait);
+        if let Some(e) = &self.erlang_b {
+            let _ = writeln!(
+                s,
+                "  blocking (503) .......: {:.3} % of {} (Wilson 95 % {:.3}–{:.3} %) vs Erlang B {:.3} % for {:.2} Erl on {} trunks",
+                e.measured * 100.0,
+                e.attempts,
+                e.interval.0 * 100.0,
+                e.interval.1 * 100.0,
+                e.predicted * 100.0,
+                e.offered_erlangs,
+                e.trunks
+            );
+        }
         if self.aggregates.ivr_flows > 0 {
             let (done, flows) = (self.aggregates.ivr_completed, self.aggregates.ivr_flows);
             let _ = writeln!(
