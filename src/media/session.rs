@@ -1361,4 +1361,24 @@ mod tests {
             "ended late: {now:?}"
         );
     }
+
+    #[test]
+    fn a_garbage_telephone_event_is_counted_not_a_panic() {
+        let t0 = base();
+        let mut rx = MediaSession::new(
+            MediaConfig {
+                telephone_event_pt: Some(101),
+                ..MediaConfig::new(Codec::Pcmu, AudioSource::silence())
+            },
+            t0,
+        );
+        // A valid RTP header with PT 101 and a 2-byte payload (needs 4).
+        let mut pkt = vec![0x80, 101, 0, 1, 0, 0, 0, 160, 0, 0, 0, 7];
+        pkt.extend_from_slice(&[1, 2]);
+        rx.handle_rtp(&pkt, t0);
+        let s = rx.stats();
+        assert_eq!(s.malformed, 1);
+        assert!(s.last_malformed.unwrap().contains("telephone-event"));
+        assert!(rx.poll_event().is_none());
+    }
 }

@@ -390,3 +390,41 @@ fn a_load_section_replaces_calls_and_rate() {
     let e = err("name: t\ntarget: sip:a@127.0.0.1\n");
     assert!(e.contains("calls: missing"), "{e}");
 }
+
+#[test]
+fn malformed_steps_name_file_line_and_field() {
+    // Parsed as if the file sat in scenarios/ivr/, where `prompts` resolves.
+    let at = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ivr/t.yaml"));
+    let e = |steps: &str| {
+        let text = format!(
+            "name: t\ntarget: sip:a@127.0.0.1\ncalls: 1\nrate: 1\ncall:\n  prompts: prompts\n  \
+             steps:\n{steps}"
+        );
+        crate::scenario::parse_scenario(&text, at)
+            .unwrap_err()
+            .to_string()
+    };
+    let msg = e("    - wait_prompt: balanse\n");
+    assert!(msg.contains("t.yaml:8:"), "{msg}");
+    assert!(
+        msg.contains("call.steps[0].wait_prompt: unknown prompt 'balanse'"),
+        "{msg}"
+    );
+    let msg = e("    - dtmf: { digits: \"1\", method: sms }\n");
+    assert!(
+        msg.contains("call.steps[0].dtmf.method: unknown DTMF method"),
+        "{msg}"
+    );
+    let msg = e("    - wait_prompt: welcome\n    - dtmf: \"1x\"\n");
+    assert!(
+        msg.contains("t.yaml:9:") && msg.contains("'x' is not a DTMF digit"),
+        "{msg}"
+    );
+    let msg = e("    - agent: { detect: telepathy }\n");
+    assert!(
+        msg.contains("call.steps[0].agent.detect: unknown detection"),
+        "{msg}"
+    );
+    let msg = e("    - wait_prompt: welcome\n    - expect_answer: 5s\n");
+    assert!(msg.contains("must be the first step"), "{msg}");
+}
