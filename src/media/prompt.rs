@@ -383,22 +383,13 @@ impl PromptSegmenter {
     /// The first sample at or above the edge amplitude after the last quiet gap, up to `index`.
     fn start_of_activity(&self, index: u64) -> u64 {
         let first = (index + 1).saturating_sub(HISTORY as u64).max(self.floor);
-        let mut onset = index;
-        let mut found = false;
-        let mut quiet = 0u64;
-        for i in first..=index {
-            let sample = self.history[(i % HISTORY as u64) as usize] as i32;
-            if sample.abs() >= self.edge_amplitude {
-                if !found || quiet >= QUIET_GAP {
-                    onset = i;
-                    found = true;
-                }
-                quiet = 0;
-            } else {
-                quiet += 1;
-            }
-        }
-        onset
+        super::voice::start_of_activity(
+            &self.history[..],
+            first,
+            index,
+            self.edge_amplitude,
+            QUIET_GAP as usize,
+        )
     }
 }
 

@@ -210,22 +210,7 @@ impl VoiceOnsetDetector {
     /// The first sample at or above the onset amplitude after the last quiet gap, up to `index`.
     fn start_of_activity(&self, index: u64) -> u64 {
         let first = (index + 1).saturating_sub(HISTORY as u64);
-        let mut onset = index;
-        let mut found = false;
-        let mut quiet = 0usize;
-        for i in first..=index {
-            let sample = self.history[(i % HISTORY as u64) as usize] as i32;
-            if sample.abs() >= self.onset_amplitude {
-                if !found || quiet >= QUIET_GAP {
-                    onset = i;
-                    found = true;
-                }
-                quiet = 0;
-            } else {
-                quiet += 1;
-            }
-        }
-        onset
+        start_of_activity(&self.history, first, index, self.onset_amplitude, QUIET_GAP)
     }
 
     /// Play time of sample `index`: the time of its block plus its offset in the block.
@@ -248,6 +233,35 @@ impl VoiceOnsetDetector {
             self.blocks.pop_front();
         }
     }
+}
+
+/// In a ring buffer of recent samples (sample `i` at `i % ring.len()`), the first sample in
+/// `first..=index` at or above `edge` after the last run of at least `quiet_gap` samples below
+/// it: where a burst of activity that is on at `index` began. `index` when none is.
+pub(crate) fn start_of_activity(
+    ring: &[i16],
+    first: u64,
+    index: u64,
+    edge: i32,
+    quiet_gap: usize,
+) -> u64 {
+    let len = ring.len().max(1) as u64;
+    let mut onset = index;
+    let mut found = false;
+    let mut quiet = 0usize;
+    for i in first..=index {
+        let sample = ring.get((i % len) as usize).copied().unwrap_or(0) as i32;
+        if sample.abs() >= edge {
+            if !found || quiet >= quiet_gap {
+                onset = i;
+                found = true;
+            }
+            quiet = 0;
+        } else {
+            quiet += 1;
+        }
+    }
+    onset
 }
 
 #[cfg(test)]
