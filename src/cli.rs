@@ -417,9 +417,28 @@ async fn wait_for_shutdown() {
 async fn run_and_report(plan: RunPlan, out: Option<PathBuf>) -> Result<i32, CliError> {
     let out = out.unwrap_or_else(|| default_out(&plan.name));
     let started = unix_now().as_secs_f64();
-    let result = engine::run(plan.clone(), Some(out.clone()))
-        .await
-        .map_err(|e| CliError::Harness(e.to_string()))?;
+    // SIGINT/SIGTERM: the first stops launching and lets calls in progress end (within the
+    // drain time); a second hangs them up at once. Either way every placed call is reported.
+    let stop = engine::StopHandle::default();
+    let signals = {
+        let stop = stop.clone();
+        let drain = plan.drain;
+        tokio::spawn(async move {
+            wait_for_shutdown().await;
+            let within = drain.map_or(String::new(), |d| format!(" (within {d:?})"));
+            eprintln!(
+                "stopping: no new calls; calls in progress end{within}; \
+                 interrupt again to hang them up now"
+            );
+            stop.request(engine::StopRequest::Graceful);
+            wait_for_shutdown().await;
+            eprintln!("stopping: hanging up every call in progress");
+            stop.request(engine::StopRequest::Now);
+        })
+    };
+    let result = engine::run_until(plan.clone(), Some(out.clone()), stop).await;
+    signals.abort();
+    let result = result.map_err(|e| CliError::Harness(e.to_string()))?;
     let report = Report::new(&plan, &result, started);
     print!("{}", report.summary());
     let path = report
@@ -557,6 +576,11 @@ pub async fn build_plan(
         calls,
         rate,
         max_concurrent: scn.max_concurrent.map_or(10_000, |m| m as usize),
+        max_rate: scn.max_rate,
+        drain: scn
+            .drain
+            .or_else(|| scn.load.as_ref().map(|_| DEFAULT_LOAD_DRAIN)),
+        media: scn.call.media,
         seed: scn.seed,
         timers: TimerConfig {
             t1: scn.timers.t1,
@@ -578,6 +602,8 @@ pub async fn build_plan(
             profile: l.profile.clone(),
             holding: l.holding,
             trunks: l.trunks,
+            agents: l.agents,
+            series_interval: l.series_interval,
         }),
         ivr: if scn.call.steps.is_empty() {
             None
@@ -589,6 +615,9 @@ pub async fn build_plan(
         },
     })
 }
+
+/// How long calls may go on after the end of a `load:` profile before they are hung up.
+const DEFAULT_LOAD_DRAIN: Duration = Duration::from_secs(30);
 
 /// `callcert erlang`: prints what the given combination asks for; 104 for a bad combination.
 fn erlang_command(

@@ -7,7 +7,7 @@
 use callcert::metrics::DelayHistogram;
 use callcert::report::charts::{Marker, MosByCondition, Series};
 use callcert::report::html::{
-    chart_ids, write_html, DelayLine, HtmlReport, MachineInfo, SECTION_IDS,
+    chart_ids, write_html, DelayLine, ExpectedLine, HtmlReport, MachineInfo, PhaseLine, SECTION_IDS,
 };
 use callcert::report::junit::VerdictRow;
 use callcert::report::CallCounts;
@@ -310,6 +310,61 @@ fn sample_report() -> HtmlReport {
                 points: concurrency,
             },
         ],
+        call_series: vec![
+            Series {
+                name: "attempts".into(),
+                points: (0..=120)
+                    .map(|m| (m as f64 * 60.0, 9.0 + 3.0 * u.next()))
+                    .collect(),
+            },
+            Series {
+                name: "failed".into(),
+                points: (0..=120)
+                    .map(|m| (m as f64 * 60.0, f64::from(m % 17 == 0)))
+                    .collect(),
+            },
+        ],
+        series_interval_s: 60.0,
+        phases: vec![
+            PhaseLine {
+                name: "idle".into(),
+                start_s: 0.0,
+                end_s: 3600.0,
+                offered_erlangs: 21.0,
+                carried_erlangs: 20.8,
+                calls: CallCounts {
+                    attempted: 1330,
+                    answered: 1329,
+                    succeeded: 1325,
+                    failed: 5,
+                },
+                mean_setup_ms: Some(612.4),
+                mean_agent_wait_ms: None,
+            },
+            PhaseLine {
+                name: "busy".into(),
+                start_s: 3600.0,
+                end_s: 7200.0,
+                offered_erlangs: 26.25,
+                carried_erlangs: 25.1,
+                calls: CallCounts {
+                    attempted: 1670,
+                    answered: 1669,
+                    succeeded: 1662,
+                    failed: 8,
+                },
+                mean_setup_ms: Some(655.0),
+                mean_agent_wait_ms: Some(12_400.0),
+            },
+        ],
+        expected: vec![ExpectedLine {
+            quantity: "blocking (503), 2950 calls".into(),
+            model: "Erlang B, 23.63 Erl on 30 trunks".into(),
+            predicted: "3.180 %".into(),
+            measured: "3.051 %".into(),
+            interval: "2.210 % – 3.892 %".into(),
+            agrees: Some(true),
+        }],
         response_cdfs: vec![
             Series {
                 name: "DTMF response".into(),

@@ -7,7 +7,8 @@ use callcert::metrics::DelayHistogram;
 use callcert::report::charts::{Marker, MosByCondition, Series};
 use callcert::report::csv::{CallsCsvWriter, CALLS_CSV_COLUMNS};
 use callcert::report::html::{
-    chart_ids, render_html, write_html, DelayLine, HtmlReport, MachineInfo, SECTION_IDS,
+    chart_ids, render_html, write_html, DelayLine, ExpectedLine, HtmlReport, MachineInfo,
+    PhaseLine, SECTION_IDS,
 };
 use callcert::report::junit::{junit_xml, write_junit, JunitSuite, VerdictRow};
 use callcert::report::CallCounts;
@@ -301,10 +302,13 @@ fn record(index: u64) -> CallRecord {
             rx_packets: 1498,
             rx_lost: 2,
             rx_jitter_ms: 1.25,
+            tx_late_skipped: 0,
             malformed: 0,
             rtt_ms: None,
         }),
         ivr: None,
+        cut_by_end: false,
+        phase: Some(1),
     }
 }
 
@@ -375,11 +379,13 @@ fn calls_csv_reads_back_field_for_field() {
     // A spreadsheet must not evaluate text from the far end as a formula.
     assert_eq!(col(&rows[3], "failure_detail"), "'=HYPERLINK(\"http://x\")");
 
-    // The file form writes the same bytes, complete after each row.
+    // The file form writes the same bytes, complete after each flush (the run flushes
+    // whenever no other record is waiting).
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("calls.csv");
     let mut f = CallsCsvWriter::create(&path).unwrap();
     f.write_record(&ok).unwrap();
+    f.flush().unwrap();
     let partial = std::fs::read_to_string(&path).unwrap();
     assert_eq!(
         read_csv(&partial).len(),
@@ -466,6 +472,10 @@ fn html_sample() -> HtmlReport {
         failures: vec![("sip_error".to_owned(), 2), ("no_voice".to_owned(), 2)],
         sip_codes: vec![("503".to_owned(), 2)],
         load_series: vec![],
+        call_series: vec![],
+        series_interval_s: 1.0,
+        phases: vec![],
+        expected: vec![],
         response_cdfs: vec![],
         response_markers: vec![],
         mos: vec![],
@@ -509,13 +519,20 @@ fn html_is_one_self_contained_file_with_every_section() {
             "chart {id} missing"
         );
     }
-    for id in [chart_ids::LOAD, chart_ids::RESPONSE, chart_ids::MOS] {
+    for id in [
+        chart_ids::LOAD,
+        chart_ids::CALLS,
+        chart_ids::RESPONSE,
+        chart_ids::MOS,
+    ] {
         assert!(
             !html.contains(&format!("<svg id=\"{id}\"")),
             "chart {id} has no data"
         );
     }
-    assert_eq!(html.matches("not measured in this run.").count(), 3);
+    assert_eq!(html.matches("not measured in this run.").count(), 4);
+    // Without a load profile there is no phase table and no expected-versus-measured table.
+    assert!(!html.contains("id=\"phases\"") && !html.contains("id=\"expected\""));
 
     // Self-contained: no external resource, no script.
     let lower = html.to_ascii_lowercase();
@@ -549,6 +566,46 @@ fn html_with_every_chart_and_no_thresholds() {
             .map(|i| (i as f64 * 60.0, 10.0 + (i % 7) as f64))
             .collect(),
     }];
+    r.call_series = vec![Series {
+        name: "attempts".to_owned(),
+        points: (0..100)
+            .map(|i| (i as f64 * 60.0, (i % 5) as f64))
+            .collect(),
+    }];
+    r.series_interval_s = 60.0;
+    r.phases = vec![PhaseLine {
+        name: "idle <2h>".to_owned(),
+        start_s: 0.0,
+        end_s: 7200.0,
+        offered_erlangs: 21.0,
+        carried_erlangs: 20.75,
+        calls: CallCounts {
+            attempted: 840,
+            answered: 838,
+            succeeded: 836,
+            failed: 4,
+        },
+        mean_setup_ms: Some(512.25),
+        mean_agent_wait_ms: None,
+    }];
+    r.expected = vec![
+        ExpectedLine {
+            quantity: "blocking (503), 830 calls".to_owned(),
+            model: "Erlang B, 21.00 Erl on 30 trunks".to_owned(),
+            predicted: "0.888 %".to_owned(),
+            measured: "0.843 %".to_owned(),
+            interval: "0.301 % – 1.385 %".to_owned(),
+            agrees: Some(true),
+        },
+        ExpectedLine {
+            quantity: "mean wait for an agent".to_owned(),
+            model: "Erlang C, 4.00 Erl on 5 agents".to_owned(),
+            predicted: "0.554 s".to_owned(),
+            measured: "1.210 s".to_owned(),
+            interval: "0.980 s – 1.440 s".to_owned(),
+            agrees: Some(false),
+        },
+    ];
     r.response_cdfs = vec![Series {
         name: "DTMF response".to_owned(),
         points: cdf((0..50).map(|i| 400.0 + 10.0 * i as f64)),
@@ -563,12 +620,32 @@ fn html_with_every_chart_and_no_thresholds() {
         threshold: Some(3.8),
     }];
     let html = render_html(&r);
-    for id in [chart_ids::LOAD, chart_ids::RESPONSE, chart_ids::MOS] {
+    for id in [
+        chart_ids::LOAD,
+        chart_ids::CALLS,
+        chart_ids::RESPONSE,
+        chart_ids::MOS,
+    ] {
         assert!(
             html.contains(&format!("<svg id=\"{id}\"")),
             "chart {id} missing"
         );
     }
+    // The phase table, escaped, with its numbers; the checks with their agreement.
+    assert!(html.contains("<table class=\"numbers compact\" id=\"phases\">"));
+    assert!(html.contains("<td>idle &lt;2h&gt;</td>"), "{html}");
+    assert!(html.contains("<td class=\"num\">2 h 00 min 00 s</td>"));
+    assert!(html.contains("<td class=\"num\">20.75</td>") && html.contains(">512.2<"));
+    assert!(html.contains("<td>Erlang B, 21.00 Erl on 30 trunks</td>"));
+    assert_eq!(
+        html.matches("<span class=\"pill pass\">yes</span>").count(),
+        1
+    );
+    assert_eq!(
+        html.matches("<span class=\"pill fail\">no</span>").count(),
+        1
+    );
+    assert!(html.contains("in each 1 min 00 s interval"));
     assert!(html.contains("No call failed."));
     assert!(html.contains("NO THRESHOLDS"));
     assert!(html.contains("No thresholds were evaluated in this run."));

@@ -10,11 +10,18 @@ use crate::media::session::{ListenConfig, TxMark};
 use crate::media::{MediaConfig, MediaSession, RtpChannel};
 use crate::report::pcap::{CallCapture, CaptureMode, Carrier};
 use crate::sip::dialog::{CallEvent, CallOutcome, UacCall, UacConfig};
+use crate::sip::rsip::{Method, SipMessage};
 use crate::sip::sdp;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// How long a call hung up by the end of the run may take to end before it is given up.
+const CUT_GRACE: Duration = Duration::from_secs(4);
+
+/// The port a signalling-only call offers (discard, RFC 863): no socket behind it.
+const DISCARD_PORT: u16 = 9;
 
 #[allow(clippy::disallowed_methods)] // driver: reads the clock where packets are
 fn now() -> Instant {
@@ -51,9 +58,11 @@ impl MediaLeg {
                     let sent = before + after.saturating_duration_since(before) / 2;
                     marked = Some(sent + crate::media::audio::samples_to_duration(offset as u64));
                 }
-                if let (Some(c), Ok(local)) = (cap.as_mut(), sock.local_addr()) {
-                    let at = now().saturating_duration_since(origin);
-                    c.push(at, Carrier::Udp, local, to, data);
+                if let Some(c) = cap.as_mut() {
+                    if let Ok(local) = sock.local_addr() {
+                        let at = now().saturating_duration_since(origin);
+                        c.push(at, Carrier::Udp, local, to, data);
+                    }
                 }
             }
         }
@@ -78,9 +87,12 @@ pub(crate) async fn run_call(
     index: u64,
     scheduled: Instant,
     hold: Duration,
-    records: mpsc::UnboundedSender<(CallRecord, Option<CallCapture>)>,
+    records: Records,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) {
+    // The sender goes with the record: once every call has reported and the launcher is done,
+    // the run's collector sees the channel close even while calls linger for retransmissions.
+    let mut records = Some(records);
     let mut cap = (ctx.capture != CaptureMode::Off).then(CallCapture::new);
     let carrier = Carrier::from(ctx.local.transport);
     // The concurrency slot is held until the call ends, not while the task lingers.
@@ -99,16 +111,21 @@ pub(crate) async fn run_call(
         )
     );
     let mut tl = CallTimeline::new(index, call_id.clone(), ctx.origin, scheduled);
-    let sockets = match RtpPair::bind(ctx.local.addr.ip()).await {
-        Ok(s) => s,
-        Err(e) => {
-            tl.fail(FailureKind::Local, format!("cannot bind RTP ports: {e}"));
-            tl.record.ended_ms = tl.ms(now());
-            let _ = records.send((tl.record, cap));
-            return;
-        }
+    // Signalling-only calls bind no ports and offer an inactive stream on the discard port
+    // (RFC 3264 §5.1: the stream is declared, nothing flows).
+    let sockets = match plan.media {
+        false => None,
+        true => match RtpPair::bind(ctx.local.addr.ip()).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tl.fail(FailureKind::Local, format!("cannot bind RTP ports: {e}"));
+                tl.record.ended_ms = tl.ms(now());
+                send(&mut records, tl.record, cap);
+                return;
+            }
+        },
     };
-    let rtp_port = sockets.rtp_port;
+    let rtp_port = sockets.as_ref().map_or(DISCARD_PORT, |s| s.rtp_port);
     let offer = sdp::build_offer(&sdp::OfferParams {
         addr: ctx.local.addr.ip(),
         rtp_port,
@@ -116,7 +133,10 @@ pub(crate) async fn run_call(
         telephone_event_pt: plan.telephone_event.then_some(101),
         session_id: ctx.plan.seed.wrapping_add(index),
         version: 1,
-        direction: sdp::Direction::SendRecv,
+        direction: match plan.media {
+            true => sdp::Direction::SendRecv,
+            false => sdp::Direction::Inactive,
+        },
     });
     let media_cfg = MediaConfig {
         codec: plan.codecs[0].into(),
@@ -145,11 +165,15 @@ pub(crate) async fn run_call(
     };
     let mut ivr = plan.ivr.clone().map(IvrDriver::new);
     let mut rx = ctx.routes.register(&call_id);
+    // The run's end: calls still up at its cut-off are hung up (`cut`).
+    let mut end = ctx.end.clone();
+    let mut end_open = true;
+    let mut cut = false;
     let start = now();
-    let local_rtp = sockets.rtp.local_addr().ok();
+    let local_rtp = sockets.as_ref().and_then(|s| s.rtp.local_addr().ok());
     let mut media = MediaLeg {
         local_rtp,
-        sockets: Some(sockets),
+        sockets,
         session: MediaSession::new(media_cfg, start),
         remote_rtp: None,
         remote_rtcp: None,
@@ -172,11 +196,13 @@ pub(crate) async fn run_call(
     );
     // Bound on the whole call so that every placed call ends up in the results.
     let call_time = plan.ivr.as_ref().map_or(hold, |p| p.budget);
-    let hard_deadline = start + plan.answer_timeout + call_time + plan.timers.t1 * 64 * 2;
+    let mut hard_deadline = start + plan.answer_timeout + call_time + plan.timers.t1 * 64 * 2;
     let mut hangup_at: Option<Instant> = None;
     let mut media_check_at: Option<Instant> = None;
     let mut reported = false;
     let mut linger_until: Option<Instant> = None;
+    // The last ACK sent, left behind for a final response retransmitted after the call ends.
+    let mut last_ack: Option<Vec<u8>> = None;
     let mut last_transport_error = String::new();
     let mut rtp_buf = vec![0u8; 2048];
     let mut rtcp_buf = vec![0u8; 2048];
@@ -187,6 +213,9 @@ pub(crate) async fn run_call(
             let bytes = m.to_bytes();
             match ctx.socket.send(&bytes, ctx.target_addr).await {
                 Ok(at) => {
+                    if matches!(&m, SipMessage::Request(r) if r.method == Method::Ack) {
+                        last_ack = Some(bytes.clone());
+                    }
                     tl.on_sent(&m, at);
                     if let Some(v) = ivr.as_mut() {
                         v.on_sip_sent(&m, at);
@@ -240,8 +269,10 @@ pub(crate) async fn run_call(
                             media.apply_remote(&neg);
                             media.session.set_codec(neg.codec.into());
                             media.session.set_telephone_event_pt(neg.telephone_event_pt);
-                            media.session.start_sending(t);
-                            media.sending = true;
+                            if plan.media {
+                                media.session.start_sending(t);
+                                media.sending = true;
+                            }
                             match ivr.as_mut() {
                                 Some(v) => v.on_answered(t),
                                 None => hangup_at = Some(t + hold),
@@ -277,21 +308,34 @@ pub(crate) async fn run_call(
                     call.answer_reoffer(&answer, t);
                 }
                 CallEvent::Ended(outcome) => {
+                    let answered = tl.record.answered_ms.is_some();
                     if let Some(v) = ivr.as_mut() {
                         v.on_call_ended(t);
-                        if tl.record.answered_ms.is_some() {
+                        if answered {
                             let r = v.runner().result();
                             if let (Some(kind), Some(why)) = (r.failure_kind, &r.failure) {
-                                tl.fail(FailureKind::of_step(kind), why.clone());
+                                match cut {
+                                    true => tl.fail(
+                                        FailureKind::Interrupted,
+                                        format!("hung up by the end of the run: {why}"),
+                                    ),
+                                    false => tl.fail(FailureKind::of_step(kind), why.clone()),
+                                }
                             }
                             tl.record.ivr = Some(r.clone());
                         }
+                    }
+                    if cut && !answered {
+                        tl.fail(
+                            FailureKind::Interrupted,
+                            "cancelled by the end of the run before an answer",
+                        );
                     }
                     finish(&mut tl, &outcome, &media, plan, &last_transport_error);
                     tl.record.retransmissions_sent = call.retransmissions_sent();
                     tl.record.retransmissions_received = call.retransmissions_received();
                     tl.record.ended_ms = tl.ms(t);
-                    let _ = records.send((tl.record.clone(), cap.take()));
+                    send(&mut records, tl.record.clone(), cap.take());
                     reported = true;
                     media.sending = false;
                     // Free the ports now; the task may linger to absorb SIP retransmissions.
@@ -301,7 +345,7 @@ pub(crate) async fn run_call(
                 }
             }
         }
-        if reported && call.is_done() {
+        if reported {
             break;
         }
         let mut deadline = hard_deadline;
@@ -314,6 +358,9 @@ pub(crate) async fn run_call(
             hangup_at,
             media_check_at,
             linger_until,
+            (!cut && !reported)
+                .then(|| end.borrow().hangup_at())
+                .flatten(),
             ivr.as_ref().and_then(IvrDriver::poll_timeout),
         ]
         .into_iter()
@@ -339,6 +386,10 @@ pub(crate) async fn run_call(
                     call.handle_transport_error(at);
                 }
                 None => break,
+            },
+            r = end.changed(), if end_open => {
+                // The deadline is re-read at the top of the loop.
+                end_open = r.is_ok();
             },
             r = RtpPair::recv_rtp(&media.sockets, &mut rtp_buf) => {
                 if let Ok((n, from)) = r {
@@ -385,6 +436,16 @@ pub(crate) async fn run_call(
                         call.hangup(t);
                     }
                 }
+                if !cut && !reported && end.borrow().hangup_at().is_some_and(|d| d <= t) {
+                    cut = true;
+                    tl.record.cut_by_end = true;
+                    hangup_at = None;
+                    media_check_at = None;
+                    call.hangup(t);
+                    // A CANCEL waits for a provisional response, a BYE for its answer: the end
+                    // of the run waits for neither longer than this.
+                    hard_deadline = hard_deadline.min(t + CUT_GRACE);
+                }
                 if hangup_at.is_some_and(|d| d <= t) {
                     hangup_at = None;
                     call.hangup(t);
@@ -393,10 +454,18 @@ pub(crate) async fn run_call(
                     break;
                 }
                 if t >= hard_deadline {
+                    if !reported && cut {
+                        tl.fail(
+                            FailureKind::Interrupted,
+                            format!(
+                                "hung up by the end of the run; not ended {CUT_GRACE:?} later"
+                            ),
+                        );
+                    }
                     if !reported {
                         tl.fail(FailureKind::Timeout, "call exceeded its overall deadline");
                         tl.record.ended_ms = tl.ms(t);
-                        let _ = records.send((tl.record.clone(), cap.take()));
+                        send(&mut records, tl.record.clone(), cap.take());
                         reported = true;
                     }
                     break;
@@ -407,9 +476,29 @@ pub(crate) async fn run_call(
     if !reported {
         tl.fail(FailureKind::Local, "call task ended before the call did");
         tl.record.ended_ms = tl.ms(now());
-        let _ = records.send((tl.record, cap));
+        send(&mut records, tl.record, cap);
     }
-    ctx.routes.unregister(&call_id);
+    // What the state machines still want sent (an ACK or BYE queued with the end).
+    while let Some(m) = call.poll_transmit() {
+        let bytes = m.to_bytes();
+        if matches!(&m, SipMessage::Request(r) if r.method == Method::Ack) {
+            last_ack = Some(bytes.clone());
+        }
+        let _ = ctx.socket.send(&bytes, ctx.target_addr).await;
+    }
+    // The task ends with the call (thousands end each second under load); the dispatcher
+    // answers late retransmissions from the ACK left behind.
+    let until = linger_until.unwrap_or_else(|| now() + ctx.plan.timers.t1 * 64);
+    ctx.routes.retire(&call_id, last_ack.map(Into::into), until);
+}
+
+type Records = mpsc::UnboundedSender<(CallRecord, Option<CallCapture>)>;
+
+/// Hands the record to the run (once) and lets go of the channel.
+fn send(records: &mut Option<Records>, record: CallRecord, cap: Option<CallCapture>) {
+    if let Some(tx) = records.take() {
+        let _ = tx.send((record, cap));
+    }
 }
 
 /// Maps the signalling outcome and the media statistics onto the record's verdict.
@@ -434,6 +523,7 @@ fn finish(
             rx_packets: stats.rx_packets,
             rx_lost: stats.lost,
             rx_jitter_ms: stats.jitter_ms,
+            tx_late_skipped: stats.tx_skipped,
             malformed: stats.malformed,
             rtt_ms: stats.rtt_ms,
         });

@@ -32,23 +32,80 @@ pub struct DispatchStats {
     pub stray_responses: u64,
     /// Requests for no known call, answered 481.
     pub stray_requests: u64,
+    /// Retransmissions for calls that had ended (final responses re-ACKed, BYEs answered
+    /// again, other responses absorbed), within 64·T1 of their end.
+    pub after_end: u64,
 }
+
+/// A call's inbox. Inputs travel boxed: a channel allocates its slots in blocks of 32, and a
+/// parsed message is a few hundred bytes, so unboxed every call would allocate ~10 KiB.
+#[derive(Debug)]
+pub struct CallReceiver(mpsc::UnboundedReceiver<Box<CallInput>>);
+
+impl CallReceiver {
+    /// The next input; `None` once the call has been unregistered and its inbox drained.
+    pub async fn recv(&mut self) -> Option<CallInput> {
+        self.0.recv().await.map(|b| *b)
+    }
+}
+
+type CallSender = mpsc::UnboundedSender<Box<CallInput>>;
 
 /// The routing table shared by the dispatcher and the calls.
 #[derive(Clone, Default)]
 pub struct Routes {
-    inner: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<CallInput>>>>,
+    inner: Arc<Mutex<HashMap<String, CallSender>>>,
     stats: Arc<Mutex<DispatchStats>>,
+    ended: Arc<Mutex<Ended>>,
+}
+
+/// Calls that have ended but whose far end may still retransmit (RFC 3261 §17: a lost ACK
+/// brings the final response back for up to 64·T1). A call task does not linger for that —
+/// at thousands of calls a second, tens of thousands would — it leaves its last ACK here.
+#[derive(Default)]
+struct Ended {
+    acks: HashMap<String, Option<bytes::Bytes>>,
+    /// Call-IDs in the order they ended, with when they may be forgotten.
+    order: std::collections::VecDeque<(Instant, String)>,
+}
+
+impl Ended {
+    fn expire(&mut self, now: Instant) {
+        while self.order.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, id)) = self.order.pop_front() {
+                self.acks.remove(&id);
+            }
+        }
+    }
 }
 
 impl Routes {
     /// Registers a call; its messages arrive on the returned receiver.
-    pub fn register(&self, call_id: &str) -> mpsc::UnboundedReceiver<CallInput> {
+    pub fn register(&self, call_id: &str) -> CallReceiver {
         let (tx, rx) = mpsc::unbounded_channel();
         if let Ok(mut m) = self.inner.lock() {
             m.insert(call_id.to_string(), tx);
         }
-        rx
+        CallReceiver(rx)
+    }
+
+    /// Registers a call unless its Call-ID already has one: `None` then, and the caller hands
+    /// its message to the existing call with [`deliver`](Self::deliver) (a retransmitted
+    /// INVITE that arrived before the first had created its call).
+    pub fn register_new(&self, call_id: &str) -> Option<CallReceiver> {
+        let mut m = self.inner.lock().ok()?;
+        if m.contains_key(call_id) {
+            return None;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        m.insert(call_id.to_string(), tx);
+        Some(CallReceiver(rx))
+    }
+
+    /// Hands `input` to the call registered for `call_id`; false when there is none.
+    pub fn deliver(&self, call_id: &str, input: CallInput) -> bool {
+        self.get(call_id)
+            .is_some_and(|tx| tx.send(Box::new(input)).is_ok())
     }
 
     /// Forgets a call.
@@ -58,16 +115,35 @@ impl Routes {
         }
     }
 
+    /// Forgets a call that has ended, answering its far end's retransmissions until `until`
+    /// from what it leaves: the last ACK it sent (re-sent for a retransmitted final response).
+    pub fn retire(&self, call_id: &str, ack: Option<bytes::Bytes>, until: Instant) {
+        self.unregister(call_id);
+        if let Ok(mut e) = self.ended.lock() {
+            e.expire(now());
+            if e.acks.insert(call_id.to_string(), ack).is_none() {
+                e.order.push_back((until, call_id.to_string()));
+            }
+        }
+    }
+
+    /// For a call that ended recently: `Some(its last ACK)`.
+    fn ended(&self, call_id: &str) -> Option<Option<bytes::Bytes>> {
+        let mut e = self.ended.lock().ok()?;
+        e.expire(now());
+        e.acks.get(call_id).cloned()
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> DispatchStats {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    fn get(&self, call_id: &str) -> Option<mpsc::UnboundedSender<CallInput>> {
+    fn get(&self, call_id: &str) -> Option<CallSender> {
         self.inner.lock().ok()?.get(call_id).cloned()
     }
 
-    fn all(&self) -> Vec<mpsc::UnboundedSender<CallInput>> {
+    fn all(&self) -> Vec<CallSender> {
         self.inner
             .lock()
             .map(|m| m.values().cloned().collect())
@@ -124,7 +200,28 @@ pub async fn dispatch(
                     continue;
                 }
                 if let Some(tx) = routes.get(call_id) {
-                    let _ = tx.send(CallInput::Message(msg, at, data));
+                    let _ = tx.send(Box::new(CallInput::Message(msg, at, data)));
+                    continue;
+                }
+                if let Some(ack) = routes.ended(call_id) {
+                    routes.count(|s| s.after_end += 1);
+                    let reply = match &msg {
+                        // A final response to the INVITE again: our ACK was lost.
+                        SipMessage::Response(r)
+                            if r.status_code.code() >= 200
+                                && matches!(message::cseq(&r.headers), Ok((_, Method::Invite))) =>
+                        {
+                            ack
+                        }
+                        // The far end's BYE again: our 200 was lost.
+                        SipMessage::Request(req) if req.method == Method::Bye => {
+                            Some(build_response(req, 200, None).to_bytes().into())
+                        }
+                        _ => None,
+                    };
+                    if let Some(bytes) = reply {
+                        let _ = socket.send(&bytes, from).await;
+                    }
                     continue;
                 }
                 match msg {
@@ -145,7 +242,7 @@ pub async fn dispatch(
             }
             TransportNotice::FlowClosed { .. } => {
                 for tx in routes.all() {
-                    let _ = tx.send(CallInput::FlowClosed(now()));
+                    let _ = tx.send(Box::new(CallInput::FlowClosed(now())));
                 }
             }
         }

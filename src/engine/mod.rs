@@ -4,6 +4,7 @@
 mod call;
 pub mod dispatch;
 mod ivr;
+mod launch;
 pub mod record;
 pub mod timer;
 
@@ -17,6 +18,7 @@ use crate::sip::sdp::AudioCodec;
 use crate::sip::transaction::TimerConfig;
 use crate::sip::transport::{self, SipSocket, TransportError};
 use dispatch::{DispatchStats, Routes};
+pub use launch::{StopHandle, StopRequest};
 use record::CallRecord;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -25,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 
 /// Errors that stop a run before or while it places calls (failed calls are not errors).
 #[derive(Debug, Error)]
@@ -83,6 +85,13 @@ pub struct RunPlan {
     pub rate: f64,
     /// Most calls in progress at once.
     pub max_concurrent: usize,
+    /// Hard ceiling on calls started per second, whatever the schedule says.
+    pub max_rate: f64,
+    /// After the last launch (or a stop request), how long calls in progress may go on before
+    /// they are hung up; `None`: until each ends by itself.
+    pub drain: Option<Duration>,
+    /// Bind RTP ports and exchange media; false for signalling-only load.
+    pub media: bool,
     /// Seed of every random choice.
     pub seed: u64,
     /// SIP timers.
@@ -126,6 +135,10 @@ pub struct LoadPlan {
     pub holding: crate::traffic::load::Holding,
     /// The target's trunks, when declared (for the Erlang B comparison).
     pub trunks: Option<u32>,
+    /// The target's agent queue, when declared (for the Erlang C comparison).
+    pub agents: Option<crate::traffic::check::AgentQueue>,
+    /// Interval of the report's time series; `None`: chosen from the profile's length.
+    pub series_interval: Option<Duration>,
 }
 
 /// The IVR flow of a run, loaded once and shared by every call.
@@ -272,6 +285,12 @@ pub struct RunResult {
     pub capture: Option<Result<PathBuf, String>>,
     /// The OPTIONS ping sent before the first call, when asked for.
     pub preflight: Option<Preflight>,
+    /// A stop request (SIGINT/SIGTERM) ended launching before the schedule did.
+    pub stopped: bool,
+    /// Attempts, completions, failures, concurrency and load at a fixed interval.
+    pub series: crate::metrics::series::TimeSeries,
+    /// With a load profile: the metrics of each phase and the samples of the Erlang checks.
+    pub load: Option<crate::metrics::load::LoadMetrics>,
 }
 
 /// What the target said to an OPTIONS ping before the run (RFC 3261 §11).
@@ -428,6 +447,8 @@ pub(crate) struct CallContext {
     pub capture: CaptureMode,
     /// Unique per run (wall clock and process id), part of every Call-ID.
     pub run_tag: String,
+    /// When calls still in progress are cut at the end of the run.
+    pub end: tokio::sync::watch::Receiver<launch::End>,
 }
 
 /// Wall-clock time of now, for pcap timestamps (not a measurement).
@@ -485,6 +506,16 @@ pub async fn resolve_target(uri: &Uri) -> Result<SocketAddr, EngineError> {
 /// Places the plan's calls and collects their records. `calls.jsonl` (one record per line,
 /// written as each call ends) goes into `out_dir` when given.
 pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, EngineError> {
+    run_until(plan, out_dir, StopHandle::default()).await
+}
+
+/// [`run`], which `stop` can end early: a graceful request stops launching and gives the calls
+/// in progress the plan's drain time; a second, immediate one hangs them all up at once.
+pub async fn run_until(
+    plan: RunPlan,
+    out_dir: Option<PathBuf>,
+    stop: StopHandle,
+) -> Result<RunResult, EngineError> {
     let (socket, inbound) = SipSocket::bind(plan.transport, plan.local, false).await?;
     let bound = socket.local_addr();
     let advertised_ip = if bound.ip().is_unspecified() {
@@ -538,7 +569,10 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         false => None,
     };
     let origin = now();
+    let (end_tx, end_rx) = tokio::sync::watch::channel(launch::End::Launching);
+    let end_tx = Arc::new(end_tx);
     let ctx = Arc::new(CallContext {
+        end: end_rx,
         target_addr: plan.target_addr,
         plan,
         socket,
@@ -563,43 +597,39 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
     };
     let total = schedule.as_ref().map_or(ctx.plan.calls, |s| s.len() as u64);
     let launched = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let launcher = {
-        let ctx = ctx.clone();
-        let rec_tx = rec_tx.clone();
-        let launched = launched.clone();
-        tokio::spawn(async move {
-            let sem = Arc::new(Semaphore::new(ctx.plan.max_concurrent.max(1)));
-            let interval = Duration::from_secs_f64(1.0 / ctx.plan.rate);
-            for i in 0..total {
-                // Absolute schedule: lateness never accumulates, and the scheduled time stays the
-                // latency origin of the call.
-                let (due, hold) = match &schedule {
-                    Some(s) => (ctx.origin + s[i as usize].at, s[i as usize].holding),
-                    None => (ctx.origin + interval.mul_f64(i as f64), ctx.plan.hold),
-                };
-                timer::sleep_until(due).await;
-                let Ok(permit) = sem.clone().acquire_owned().await else {
-                    return;
-                };
-                let ctx = ctx.clone();
-                let rec_tx = rec_tx.clone();
-                launched.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                tokio::spawn(call::run_call(ctx, i, due, hold, rec_tx, permit));
-            }
-        })
-    };
+    let launcher = tokio::spawn(
+        launch::Launcher {
+            ctx: ctx.clone(),
+            schedule: schedule.clone(),
+            total,
+            records: rec_tx.clone(),
+            launched: launched.clone(),
+            end: end_tx.clone(),
+            stop: stop.clone(),
+        }
+        .run(),
+    );
     drop(rec_tx);
     let mut metrics = RunMetrics::default();
+    let mut series = crate::metrics::series::TimeSeries::for_plan(&ctx.plan);
+    let mut load_metrics =
+        crate::metrics::load::LoadMetrics::for_run(&ctx.plan, schedule.as_deref());
     let mut failed = Vec::new();
     let mut received = 0u64;
+    let mut unflushed = 0u32;
     let mut responded = false;
     let mut expected = total;
     let mut aborted_after = None;
     let conditions = crate::verdict::RunConditions::default();
     while received < expected {
-        let Some((r, cap)) = rec_rx.recv().await else {
+        let Some((mut r, cap)) = rec_rx.recv().await else {
             break;
         };
+        // The phase of the profile the call was scheduled in, from the pre-drawn schedule.
+        r.phase = schedule
+            .as_deref()
+            .and_then(|s| s.get(r.index as usize))
+            .map(|a| a.phase as u32);
         let keep = match ctx.capture {
             CaptureMode::Off => false,
             CaptureMode::Failed => !r.succeeded(),
@@ -629,15 +659,29 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
             || r.answered_ms.is_some()
             || r.final_code.is_some();
         metrics.record(&r);
+        series.record(&r);
+        if let Some(l) = load_metrics.as_mut() {
+            l.record(&r);
+        }
         if let Some(w) = log.as_mut() {
             if let Ok(line) = serde_json::to_string(&r) {
-                // Flushed per call: a killed run keeps every call that had ended.
                 let _ = writeln!(w, "{line}");
-                let _ = w.flush();
             }
         }
         if let Some(w) = csv.as_mut() {
             let _ = w.write_record(&r);
+        }
+        // Flushed whenever no other record is waiting (at most 64 behind under load): a killed
+        // run keeps every call that had ended, without a write per call at thousands of calls/s.
+        unflushed += 1;
+        if unflushed >= 64 || rec_rx.is_empty() {
+            unflushed = 0;
+            if let Some(w) = log.as_mut() {
+                let _ = w.flush();
+            }
+            if let Some(w) = csv.as_mut() {
+                let _ = w.flush();
+            }
         }
         if !r.succeeded() && failed.len() < MAX_FAILED_KEPT {
             failed.push(r);
@@ -667,6 +711,9 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
     if let Some(mut w) = log {
         let _ = w.flush();
     }
+    if let Some(mut w) = csv {
+        let _ = w.flush();
+    }
     Ok(RunResult {
         metrics,
         duration: now().saturating_duration_since(origin),
@@ -677,5 +724,8 @@ pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, E
         target_responded: responded,
         aborted_after,
         capture,
+        stopped: stop.requested() != StopRequest::None,
+        series,
+        load: load_metrics,
     })
 }

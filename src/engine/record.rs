@@ -42,6 +42,9 @@ pub enum FailureKind {
     FlowHangup,
     /// Digits could not be sent (e.g. INFO refused).
     DtmfFailed,
+    /// The end of the run (its drain time, or a stop request) cut the call before it was
+    /// answered or before its IVR flow completed: not the target's failure.
+    Interrupted,
 }
 
 impl FailureKind {
@@ -80,6 +83,8 @@ pub struct CallMedia {
     pub rx_lost: i64,
     /// RFC 3550 interarrival jitter, ms.
     pub rx_jitter_ms: f64,
+    /// Packets our sender skipped because it woke too late to send them.
+    pub tx_late_skipped: u64,
     /// Malformed RTP/RTCP datagrams received.
     pub malformed: u64,
     /// Round-trip time from RTCP, ms.
@@ -129,6 +134,12 @@ pub struct CallRecord {
     /// answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ivr: Option<crate::scenario::runner::StepsResult>,
+    /// The end of the run hung the call up (it was still in progress at the drain's cut-off).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cut_by_end: bool,
+    /// Index of the `load:` profile phase the call was scheduled in (load runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<u32>,
 }
 
 impl CallRecord {
@@ -186,6 +197,8 @@ impl CallTimeline {
                 retransmissions_received: 0,
                 media: None,
                 ivr: None,
+                cut_by_end: false,
+                phase: None,
             },
         };
         t.record.scheduled_ms = t.ms(scheduled);

@@ -340,7 +340,8 @@ impl MediaSession {
             rx_samples: 0,
             first_segment_at: None,
             rx_next_at: None,
-            rx_marks: VecDeque::with_capacity(RX_MARKS),
+            // Grows with the packets received (to RX_MARKS): a signalling-only call allocates nothing.
+            rx_marks: VecDeque::new(),
             events: VecDeque::new(),
             sending: None,
             stopped: None,

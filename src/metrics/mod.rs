@@ -1,5 +1,9 @@
 //! Aggregates of a run: HDR histograms of the delays and counters of outcomes, bounded in memory
-//! whatever the length of the run.
+//! whatever the length of the run; the run's time series ([`series`]); and, for `load:` runs,
+//! the same aggregates per profile phase with the samples of the Erlang checks ([`load`]).
+
+pub mod load;
+pub mod series;
 
 use crate::engine::record::{CallRecord, FailureKind};
 use base64::Engine as _;
@@ -194,61 +198,6 @@ impl crate::verdict::DelayStats for DelayHistogram {
     }
 }
 
-/// Per-second counts over the run (bounded: one entry per second of run time).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Timeline {
-    /// INVITEs sent in each second.
-    pub started: Vec<u32>,
-    /// Calls that ended in each second.
-    pub ended: Vec<u32>,
-    /// Calls that ended failed in each second.
-    pub failed: Vec<u32>,
-}
-
-impl Timeline {
-    fn bump(v: &mut Vec<u32>, ms: f64) {
-        let i = (ms.max(0.0) / 1000.0) as usize;
-        if v.len() <= i {
-            v.resize(i + 1, 0);
-        }
-        v[i] += 1;
-    }
-
-    /// Adds one finished call.
-    pub fn record(&mut self, r: &CallRecord) {
-        let start = r.invite_sent_ms.unwrap_or(r.scheduled_ms);
-        Self::bump(&mut self.started, start);
-        Self::bump(&mut self.ended, r.ended_ms.max(start));
-        if !r.succeeded() {
-            Self::bump(&mut self.failed, r.ended_ms.max(start));
-        }
-    }
-
-    /// Series for the report: (second, value) of calls in progress, attempts/s, failures/s.
-    pub fn series(&self) -> Vec<(&'static str, Vec<(f64, f64)>)> {
-        let n = self.started.len().max(self.ended.len());
-        let at = |v: &Vec<u32>, i: usize| f64::from(v.get(i).copied().unwrap_or(0));
-        let mut in_progress = Vec::with_capacity(n);
-        let mut level = 0.0;
-        for i in 0..n {
-            level += at(&self.started, i);
-            in_progress.push((i as f64, level));
-            level -= at(&self.ended, i);
-        }
-        vec![
-            ("calls in progress (carried Erl)", in_progress),
-            (
-                "attempts per second",
-                (0..n).map(|i| (i as f64, at(&self.started, i))).collect(),
-            ),
-            (
-                "failures per second",
-                (0..n).map(|i| (i as f64, at(&self.failed, i))).collect(),
-            ),
-        ]
-    }
-}
-
 /// All aggregates of a run.
 #[derive(Debug, Clone)]
 pub struct RunMetrics {
@@ -290,10 +239,13 @@ pub struct RunMetrics {
     pub rtp_received: u64,
     /// RTP packets lost (RFC 3550 cumulative).
     pub rtp_lost: i64,
+    /// RTP packets sent.
+    pub rtp_sent: u64,
+    /// Packets our sender skipped because it woke too late to send them (an overloaded
+    /// harness: the far end then receives less than a real phone sends).
+    pub rtp_late_skipped: u64,
     /// Largest RFC 3550 interarrival jitter of any call, ms.
     pub max_jitter_ms: f64,
-    /// Per-second attempts, endings and failures (not kept across `report merge`).
-    pub timeline: Timeline,
 }
 
 impl Default for RunMetrics {
@@ -318,8 +270,9 @@ impl Default for RunMetrics {
             retransmissions_received: 0,
             rtp_received: 0,
             rtp_lost: 0,
+            rtp_sent: 0,
+            rtp_late_skipped: 0,
             max_jitter_ms: 0.0,
-            timeline: Timeline::default(),
         }
     }
 }
@@ -327,7 +280,6 @@ impl Default for RunMetrics {
 impl RunMetrics {
     /// Adds one finished call.
     pub fn record(&mut self, r: &CallRecord) {
-        self.timeline.record(r);
         self.attempted += 1;
         if r.answered_ms.is_some() {
             self.answered += 1;
@@ -372,6 +324,8 @@ impl RunMetrics {
         if let Some(m) = &r.media {
             self.rtp_received += m.rx_packets;
             self.rtp_lost += m.rx_lost;
+            self.rtp_sent += m.tx_packets;
+            self.rtp_late_skipped += m.tx_late_skipped;
             self.max_jitter_ms = self.max_jitter_ms.max(m.rx_jitter_ms);
         }
     }
@@ -439,6 +393,8 @@ impl RunMetrics {
         self.retransmissions_received += o.retransmissions_received;
         self.rtp_received += o.rtp_received;
         self.rtp_lost += o.rtp_lost;
+        self.rtp_sent += o.rtp_sent;
+        self.rtp_late_skipped += o.rtp_late_skipped;
         self.max_jitter_ms = self.max_jitter_ms.max(o.max_jitter_ms);
     }
 
@@ -486,6 +442,8 @@ impl RunMetrics {
             retransmissions_received: self.retransmissions_received,
             rtp_received: self.rtp_received,
             rtp_lost: self.rtp_lost,
+            rtp_sent: self.rtp_sent,
+            rtp_late_skipped: self.rtp_late_skipped,
             max_jitter_ms: self.max_jitter_ms,
         }
     }
@@ -504,6 +462,8 @@ impl RunMetrics {
             retransmissions_received: s.retransmissions_received,
             rtp_received: s.rtp_received,
             rtp_lost: s.rtp_lost,
+            rtp_sent: s.rtp_sent,
+            rtp_late_skipped: s.rtp_late_skipped,
             max_jitter_ms: s.max_jitter_ms,
             ..RunMetrics::default()
         };
@@ -545,6 +505,12 @@ pub struct MetricsSnapshot {
     pub rtp_received: u64,
     /// RTP packets lost.
     pub rtp_lost: i64,
+    /// RTP packets sent (absent in reports before it was kept).
+    #[serde(default)]
+    pub rtp_sent: u64,
+    /// RTP packets skipped by a late sender.
+    #[serde(default)]
+    pub rtp_late_skipped: u64,
     /// Largest per-call jitter, ms.
     pub max_jitter_ms: f64,
 }
@@ -582,36 +548,6 @@ mod tests {
             hdr: "!!".into(),
         };
         assert!(DelayHistogram::from_snapshot("x", None, &bad).is_err());
-    }
-
-    #[test]
-    fn timeline_counts_calls_in_progress_per_second() {
-        use crate::engine::record::CallTimeline;
-        #[allow(clippy::disallowed_methods)]
-        let origin = std::time::Instant::now();
-        let mut t = Timeline::default();
-        // Three calls: 0.5–2.5 s, 1.2–1.8 s (failed), 3.0–3.1 s.
-        for (i, (a, b, ok)) in [
-            (500.0, 2500.0, true),
-            (1200.0, 1800.0, false),
-            (3000.0, 3100.0, true),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let mut c = CallTimeline::new(i as u64, "x".into(), origin, origin);
-            c.record.invite_sent_ms = Some(a);
-            c.record.ended_ms = b;
-            if !ok {
-                c.fail(FailureKind::Timeout, "t");
-            }
-            t.record(&c.record);
-        }
-        let s = t.series();
-        let in_progress: Vec<f64> = s[0].1.iter().map(|p| p.1).collect();
-        assert_eq!(in_progress, vec![1.0, 2.0, 1.0, 1.0]);
-        let failures: Vec<f64> = s[2].1.iter().map(|p| p.1).collect();
-        assert_eq!(failures, vec![0.0, 1.0, 0.0, 0.0]);
     }
 
     #[test]

@@ -43,8 +43,9 @@ pub const CALLS_CSV_COLUMNS: &[&str] = &[
     "rtt_ms",
 ];
 
-/// Streams [`CallRecord`]s as CSV rows to a writer; each row is flushed as it is written, so
-/// the file is readable (and complete up to the last finished call) while the run goes on.
+/// Streams [`CallRecord`]s as CSV rows to a writer. The caller [`flush`](Self::flush)es when
+/// no record is waiting, so the file is readable (and complete up to the last finished call)
+/// while the run goes on, without a write per row under load.
 #[derive(Debug)]
 pub struct CallsCsvWriter<W: Write> {
     out: W,
@@ -82,7 +83,12 @@ impl<W: Write> CallsCsvWriter<W> {
         Ok(w)
     }
 
-    /// Writes one call's row and flushes it.
+    /// Writes the rows buffered so far to the file.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Writes one call's row (buffered).
     pub fn write_record(&mut self, r: &CallRecord) -> std::io::Result<()> {
         let (kind, detail) = match &r.failure {
             Some(f) => (failure_kind_name(f.kind), f.detail.as_str()),
@@ -144,10 +150,7 @@ impl<W: Write> CallsCsvWriter<W> {
 
     fn end_line(&mut self) -> std::io::Result<()> {
         self.line.push_str("\r\n");
-        let res = self
-            .out
-            .write_all(self.line.as_bytes())
-            .and_then(|()| self.out.flush());
+        let res = self.out.write_all(self.line.as_bytes());
         self.line.clear();
         res
     }

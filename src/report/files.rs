@@ -2,7 +2,7 @@
 //! single-file `report.html`, both built from the [`Report`] and the run's histograms.
 
 use super::charts::{Marker, Series};
-use super::html::{write_html, DelayLine, HtmlReport, MachineInfo};
+use super::html::{write_html, DelayLine, ExpectedLine, HtmlReport, MachineInfo, PhaseLine};
 use super::junit::{write_junit, JunitSuite, VerdictRow};
 use super::{Report, ReportError};
 use crate::metrics::{DelayHistogram, RunMetrics};
@@ -101,6 +101,110 @@ pub fn machine_info() -> MachineInfo {
             std::env::consts::ARCH
         ),
     }
+}
+
+/// The load chart's lines: offered and carried Erlangs, concurrent calls (mean and maximum).
+pub fn load_series(report: &Report) -> Vec<Series> {
+    let Some(s) = &report.series else {
+        return Vec::new();
+    };
+    let line = |name: &str, ys: &mut dyn Iterator<Item = f64>| Series {
+        name: name.to_string(),
+        points: s.times().zip(ys).collect(),
+    };
+    let mut out = Vec::new();
+    if let Some(o) = &s.offered_erlangs {
+        out.push(line("offered load (Erl)", &mut o.iter().copied()));
+    }
+    out.push(line(
+        "carried load (Erl)",
+        &mut s.carried_erlangs.iter().copied(),
+    ));
+    out.push(line(
+        "concurrent calls (mean)",
+        &mut s.concurrent_mean.iter().copied(),
+    ));
+    out.push(line(
+        "concurrent calls (max)",
+        &mut s.concurrent_max.iter().map(|v| f64::from(*v)),
+    ));
+    out
+}
+
+/// The calls chart's lines: started, completed and failed per interval.
+pub fn call_series(report: &Report) -> Vec<Series> {
+    let Some(s) = &report.series else {
+        return Vec::new();
+    };
+    let line = |name: &str, ys: &[u32]| Series {
+        name: name.to_string(),
+        points: s.times().zip(ys.iter().map(|v| f64::from(*v))).collect(),
+    };
+    vec![
+        line("attempts", &s.attempts),
+        line("completed", &s.completed),
+        line("failed", &s.failed()),
+    ]
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.3} %", x * 100.0)
+}
+
+fn interval(i: Option<(f64, f64)>, f: impl Fn(f64) -> String) -> String {
+    i.map_or("too few calls".to_string(), |(lo, hi)| {
+        format!("{} – {}", f(lo), f(hi))
+    })
+}
+
+/// The expected-versus-measured rows: Erlang B blocking; Erlang C mean wait and share waiting.
+pub fn expected_lines(report: &Report) -> Vec<ExpectedLine> {
+    let mut out = Vec::new();
+    if let Some(b) = &report.erlang_b {
+        out.push(ExpectedLine {
+            quantity: format!("blocking (503), {} calls", b.attempts),
+            model: format!(
+                "Erlang B, {:.2} Erl on {} trunks",
+                b.offered_erlangs, b.trunks
+            ),
+            predicted: pct(b.predicted),
+            measured: pct(b.measured),
+            interval: interval(b.interval, pct),
+            agrees: b.agrees,
+        });
+    }
+    if let Some(c) = &report.erlang_c {
+        let secs = |x: f64| format!("{x:.3} s");
+        let within = |x: f64, i: Option<(f64, f64)>| i.map(|(lo, hi)| (lo..=hi).contains(&x));
+        let model = format!(
+            "Erlang C, {:.2} Erl ({:.3} calls/s × {:.1} s) on {} agents",
+            c.offered_erlangs, c.arrival_rate, c.handle_time_s, c.agents
+        );
+        out.push(ExpectedLine {
+            quantity: format!(
+                "mean wait for an agent, {} calls (minus {:.3} s overhead)",
+                c.samples, c.overhead_s
+            ),
+            model: model.clone(),
+            predicted: c
+                .predicted_mean_wait_s
+                .map_or("unbounded".to_string(), secs),
+            measured: secs(c.measured_mean_wait_s),
+            interval: interval(c.mean_wait_interval, secs),
+            agrees: c
+                .predicted_mean_wait_s
+                .and_then(|w| within(w, c.mean_wait_interval)),
+        });
+        out.push(ExpectedLine {
+            quantity: format!("share waiting longer than {:.3} s", c.epsilon_s),
+            model: format!("{model}; P(wait) {}", pct(c.predicted_wait_probability)),
+            predicted: pct(c.predicted_waited_share),
+            measured: pct(c.measured_waited_share),
+            interval: interval(c.waited_share_interval, pct),
+            agrees: within(c.predicted_waited_share, c.waited_share_interval),
+        });
+    }
+    out
 }
 
 /// Writes `junit.xml` and `report.html` into `dir`; returns their paths.
@@ -212,15 +316,24 @@ pub fn write_report_files(
             .iter()
             .map(|(k, n)| (k.clone(), *n))
             .collect(),
-        load_series: metrics
-            .timeline
-            .series()
-            .into_iter()
-            .map(|(name, points)| Series {
-                name: name.to_string(),
-                points,
+        load_series: load_series(report),
+        call_series: call_series(report),
+        series_interval_s: report.series.as_ref().map_or(1.0, |s| s.interval_s),
+        phases: report
+            .phases
+            .iter()
+            .map(|p| PhaseLine {
+                name: p.name.clone(),
+                start_s: p.start_s,
+                end_s: p.end_s,
+                offered_erlangs: p.offered_erlangs,
+                carried_erlangs: p.carried_erlangs,
+                calls: p.calls.clone(),
+                mean_setup_ms: p.metrics.setup_time.as_ref().map(|d| d.mean_ms),
+                mean_agent_wait_ms: p.metrics.agent_wait.as_ref().map(|d| d.mean_ms),
             })
             .collect(),
+        expected: expected_lines(report),
         response_cdfs: Vec::new(),
         response_markers: Vec::new(),
         mos: Vec::new(),

@@ -33,6 +33,44 @@ pub struct DelayLine {
     pub summary: Option<DelaySummary>,
 }
 
+/// One phase of the load profile in the phase table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseLine {
+    /// The phase (`idle`, `busy`).
+    pub name: String,
+    /// Start, seconds since the start of the run.
+    pub start_s: f64,
+    /// End, seconds.
+    pub end_s: f64,
+    /// Offered load, Erlangs.
+    pub offered_erlangs: f64,
+    /// Carried load, Erlangs.
+    pub carried_erlangs: f64,
+    /// Counts of the calls scheduled in the phase.
+    pub calls: CallCounts,
+    /// Mean setup time (INVITE → 200 OK), ms.
+    pub mean_setup_ms: Option<f64>,
+    /// Mean agent wait, ms.
+    pub mean_agent_wait_ms: Option<f64>,
+}
+
+/// A model's prediction beside the measurement, in the expected-versus-measured table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectedLine {
+    /// What is compared (`blocking (503)`, `mean agent wait`).
+    pub quantity: String,
+    /// The model and its inputs (`Erlang B, 25.00 Erl on 30 trunks`).
+    pub model: String,
+    /// The prediction, formatted.
+    pub predicted: String,
+    /// The measurement, formatted.
+    pub measured: String,
+    /// Its confidence interval, formatted.
+    pub interval: String,
+    /// Whether the prediction lies in the interval; `None` when there is no interval.
+    pub agrees: Option<bool>,
+}
+
 /// Everything the HTML report shows: plain data, filled by the caller.
 #[derive(Debug, Clone)]
 pub struct HtmlReport {
@@ -74,6 +112,14 @@ pub struct HtmlReport {
     pub sip_codes: Vec<(String, u64)>,
     /// Offered load, carried load, concurrency over time: (s since start, value).
     pub load_series: Vec<Series>,
+    /// Calls started, completed and failed per interval: (s since start, calls).
+    pub call_series: Vec<Series>,
+    /// Length of an interval of `call_series`, seconds.
+    pub series_interval_s: f64,
+    /// The load profile's phases ("idle", "busy"), when the run had one.
+    pub phases: Vec<PhaseLine>,
+    /// Predictions beside measurements: Erlang B blocking, Erlang C waits.
+    pub expected: Vec<ExpectedLine>,
     /// DTMF and query response times as CDFs (ms, fraction), one series per kind.
     pub response_cdfs: Vec<Series>,
     /// Thresholds to mark on the response-time chart.
@@ -92,12 +138,14 @@ pub mod chart_ids {
     pub const FAILURES: &str = "chart-failures";
     /// Load and concurrency over time.
     pub const LOAD: &str = "chart-load";
+    /// Calls started, completed and failed per interval.
+    pub const CALLS: &str = "chart-calls";
     /// DTMF and query response times.
     pub const RESPONSE: &str = "chart-response";
     /// MOS by network condition.
     pub const MOS: &str = "chart-mos";
     /// All of them.
-    pub const ALL: [&str; 6] = [POST_DIAL, CONNECT, FAILURES, LOAD, RESPONSE, MOS];
+    pub const ALL: [&str; 7] = [POST_DIAL, CONNECT, FAILURES, LOAD, CALLS, RESPONSE, MOS];
 }
 
 /// Ids of the page's sections, in order.
@@ -511,11 +559,13 @@ fn load_section(h: &mut String, r: &HtmlReport) {
         "load",
         5,
         "Load over time",
-        "Offered and carried traffic in Erlangs and concurrent calls, sampled through the run.",
+        "Offered traffic (from the load profile) and carried traffic (answered call time) in Erlangs, and concurrent calls, per interval of the run; each phase of the profile with the calls scheduled in it; and what Erlang B and C predict for the declared trunks and agents beside what was measured.",
     );
+    phases_table(h, &r.phases);
+    expected_table(h, &r.expected);
     figure(
         h,
-        "Offered load, carried load and concurrent calls over the run.",
+        "Offered load, carried load and concurrent calls (mean and maximum per interval) over the run.",
         "Load over time was",
         charts::time_series_svg(
             chart_ids::LOAD,
@@ -524,7 +574,88 @@ fn load_section(h: &mut String, r: &HtmlReport) {
             &r.load_series,
         ),
     );
+    let caption = format!(
+        "Calls started, completed and failed in each {} interval.",
+        duration(r.series_interval_s)
+    );
+    figure(
+        h,
+        &caption,
+        "Calls per interval were",
+        charts::time_series_svg(
+            chart_ids::CALLS,
+            "Calls per interval",
+            "calls per interval",
+            &r.call_series,
+        ),
+    );
     h.push_str("</section>\n");
+}
+
+fn opt_ms(v: Option<f64>) -> String {
+    v.map_or("—".to_owned(), ms)
+}
+
+fn phases_table(h: &mut String, phases: &[PhaseLine]) {
+    if phases.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<div class=\"scroll\"><table class=\"numbers compact\" id=\"phases\">\n<thead><tr><th>Phase</th><th class=\"num\">from</th><th class=\"num\">to</th>\
+         <th class=\"num\">offered Erl</th><th class=\"num\">carried Erl</th><th class=\"num\">attempted</th><th class=\"num\">answered</th>\
+         <th class=\"num\">succeeded</th><th class=\"num\">failed</th><th class=\"num\">connect</th><th class=\"num\">setup ms</th>\
+         <th class=\"num\">agent wait ms</th></tr></thead>\n<tbody>\n",
+    );
+    for p in phases {
+        let c = &p.calls;
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2}</td><td class=\"num\">{:.2}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape_text(&p.name),
+            escape_text(&duration(p.start_s)),
+            escape_text(&duration(p.end_s)),
+            p.offered_erlangs,
+            p.carried_erlangs,
+            c.attempted,
+            c.answered,
+            c.succeeded,
+            c.failed,
+            percent(c.answered, c.attempted),
+            opt_ms(p.mean_setup_ms),
+            opt_ms(p.mean_agent_wait_ms),
+        );
+    }
+    h.push_str("</tbody>\n</table></div>\n");
+}
+
+fn expected_table(h: &mut String, lines: &[ExpectedLine]) {
+    if lines.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<table class=\"numbers compact\" id=\"expected\">\n<thead><tr><th>Quantity</th><th>Model</th><th class=\"num\">predicted</th>\
+         <th class=\"num\">measured</th><th>95 % interval (batch means)</th><th>Agrees</th></tr></thead>\n<tbody>\n",
+    );
+    for l in lines {
+        let (cls, word) = match l.agrees {
+            Some(true) => ("pass", "yes"),
+            Some(false) => ("fail", "no"),
+            None => ("not-measured", "—"),
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"interval\">{}</td>\
+             <td><span class=\"pill {cls}\">{word}</span></td></tr>",
+            escape_text(&l.quantity),
+            escape_text(&l.model),
+            escape_text(&l.predicted),
+            escape_text(&l.measured),
+            escape_text(&l.interval),
+        );
+    }
+    h.push_str("</tbody>\n</table>\n");
 }
 
 fn ivr_section(h: &mut String, r: &HtmlReport) {

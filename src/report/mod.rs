@@ -10,8 +10,11 @@ pub mod merge;
 pub mod pcap;
 
 use crate::engine::record::{CallRecord, FailureKind};
-use crate::engine::{dispatch::DispatchStats, RunPlan, RunResult};
-use crate::metrics::DelaySummary;
+use crate::engine::{dispatch::DispatchStats, LoadPlan, RunPlan, RunResult};
+use crate::metrics::load::{LoadMetrics, PhaseMetrics};
+use crate::metrics::series::SeriesReport;
+use crate::metrics::{DelaySummary, RunMetrics};
+pub use crate::traffic::check::{ErlangBCheck, ErlangCCheck};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -82,7 +85,7 @@ pub struct RunInfo {
 }
 
 /// Call counts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallCounts {
     /// Calls placed.
     pub attempted: u64,
@@ -95,7 +98,7 @@ pub struct CallCounts {
 }
 
 /// The delay metrics, each with its SPEC id when it has one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DelayMetrics {
     /// INVITE → first 180/183.
     pub post_dial_delay: Option<DelaySummary>,
@@ -125,6 +128,10 @@ pub struct MediaTotals {
     pub rtp_received: u64,
     /// RTP packets lost.
     pub rtp_lost: i64,
+    /// RTP packets sent.
+    pub rtp_sent: u64,
+    /// Packets our sender skipped because it woke too late (the harness was overloaded).
+    pub rtp_late_skipped: u64,
     /// Largest per-call RFC 3550 jitter, ms.
     pub max_jitter_ms: f64,
 }
@@ -182,24 +189,135 @@ pub struct Report {
     /// Measured blocking beside Erlang B's prediction, when the load declares the trunks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub erlang_b: Option<ErlangBCheck>,
+    /// Measured agent waits beside Erlang C's prediction, when the load declares the agents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erlang_c: Option<ErlangCCheck>,
+    /// With a load profile: each phase with the metrics of the calls scheduled in it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseReport>,
+    /// Counts and load at a fixed interval (not kept across `report merge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesReport>,
 }
 
-/// Blocking measured against Erlang B for the declared trunks and the offered load.
-#[derive(Debug, Clone, Serialize)]
-pub struct ErlangBCheck {
-    /// Mean offered load, Erlangs.
+impl CallCounts {
+    /// The counts of `m`.
+    pub fn of(m: &RunMetrics) -> Self {
+        CallCounts {
+            attempted: m.attempted,
+            answered: m.answered,
+            succeeded: m.succeeded,
+            failed: m.failed(),
+        }
+    }
+}
+
+impl DelayMetrics {
+    /// The summaries of `m`'s histograms.
+    pub fn of(m: &RunMetrics) -> Self {
+        DelayMetrics {
+            post_dial_delay: m.post_dial_delay.summary(),
+            setup_time: m.setup_time.summary(),
+            connect_delay: m.connect_delay.summary(),
+            trying_delay: m.trying_delay.summary(),
+            launch_lateness: m.launch_lateness.summary(),
+            dtmf_response: m.dtmf_response.summary(),
+            query_response: m.query_response.summary(),
+            agent_wait: m.agent_wait.summary(),
+        }
+    }
+}
+
+/// One phase of the load profile ("idle", "busy") and what the calls scheduled in it measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseReport {
+    /// The phase's name.
+    pub name: String,
+    /// Its start, seconds from the start of the run.
+    pub start_s: f64,
+    /// Its end, seconds.
+    pub end_s: f64,
+    /// Offered load, Erlangs.
     pub offered_erlangs: f64,
-    /// Trunks the scenario declares.
-    pub trunks: u32,
-    /// Erlang B's blocking for them.
-    pub predicted: f64,
-    /// Calls refused with 503 ÷ calls attempted.
+    /// Carried load: answered call time within the phase ÷ its length, Erlangs.
+    pub carried_erlangs: f64,
+    /// Counts of the calls scheduled in the phase.
+    pub calls: CallCounts,
+    /// Answered ÷ attempted.
+    pub connect_rate: Option<f64>,
+    /// Succeeded ÷ attempted.
+    pub success_rate: Option<f64>,
+    /// Delays.
+    pub metrics: DelayMetrics,
+    /// Failed calls by reason.
+    pub failures: BTreeMap<FailureKind, u64>,
+    /// Final SIP error codes.
+    pub sip_codes: BTreeMap<String, u64>,
+    /// With declared trunks: the share refused with 503 beside Erlang B for the phase's load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocking: Option<PhaseBlocking>,
+}
+
+/// A phase's blocking beside Erlang B.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PhaseBlocking {
+    /// Calls refused with 503 ÷ calls attempted (warm-up included).
     pub measured: f64,
-    /// Calls attempted.
-    pub attempts: u64,
-    /// 95 % Wilson interval of `measured`, treating calls as independent (blocked calls come in
-    /// bursts, so the true interval is wider).
-    pub interval: (f64, f64),
+    /// Erlang B for the phase's offered load on the declared trunks.
+    pub predicted: f64,
+}
+
+impl PhaseReport {
+    /// The report of phase `p`; `trunks` when the load declares them.
+    pub fn new(p: &PhaseMetrics, trunks: Option<u32>) -> Self {
+        let m = &p.metrics;
+        PhaseReport {
+            name: p.name.clone(),
+            start_s: p.start.as_secs_f64(),
+            end_s: p.end.as_secs_f64(),
+            offered_erlangs: p.offered_erlangs,
+            carried_erlangs: p.carried_erlangs(),
+            calls: CallCounts::of(m),
+            connect_rate: m.connect_rate(),
+            success_rate: m.success_rate(),
+            metrics: DelayMetrics::of(m),
+            failures: m.failures.clone(),
+            sip_codes: sip_codes(m),
+            blocking: trunks.filter(|_| m.attempted > 0).map(|t| PhaseBlocking {
+                measured: m.sip_codes.get(&503).copied().unwrap_or(0) as f64 / m.attempted as f64,
+                predicted: crate::traffic::erlang_b(p.offered_erlangs, t),
+            }),
+        }
+    }
+}
+
+fn sip_codes(m: &RunMetrics) -> BTreeMap<String, u64> {
+    m.sip_codes
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect()
+}
+
+/// `✓` when a prediction lies in the measurement's interval, `✗` when not.
+fn agreement(agrees: Option<bool>) -> &'static str {
+    match agrees {
+        Some(true) => " ✓",
+        Some(false) => " ✗ outside the interval",
+        None => "",
+    }
+}
+
+/// `95 % lo–hi unit, batch means` of an interval scaled by `scale`.
+fn interval_text(i: Option<(f64, f64)>, scale: f64, digits: usize, unit: &str) -> String {
+    match i {
+        Some((lo, hi)) => format!(
+            "95 % {:.digits$}–{:.digits$} {unit}, batch means",
+            lo * scale,
+            hi * scale,
+            digits = digits
+        ),
+        None => "too few calls for an interval".to_string(),
+    }
 }
 
 impl Report {
@@ -234,32 +352,28 @@ impl Report {
         r.inbound = result.dispatch.clone();
         r.failed_calls = result.failed_calls.clone();
         r.aborted_after = result.aborted_after;
-        r.erlang_b = plan.load.as_ref().and_then(|l| {
-            let trunks = l.trunks?;
-            let secs = l.profile.duration().as_secs_f64();
-            let h = l.holding.mean();
-            // Mean offered load over the profile (λ·h averaged by time).
-            let steps = 1000;
-            let a = (0..steps)
-                .map(|i| {
-                    let t =
-                        std::time::Duration::from_secs_f64(secs * (i as f64 + 0.5) / steps as f64);
-                    l.profile.rate_at(t, h) * h.as_secs_f64()
-                })
-                .sum::<f64>()
-                / steps as f64;
-            let blocked = m.sip_codes.get(&503).copied().unwrap_or(0);
-            let n = m.attempted;
-            (n > 0).then(|| ErlangBCheck {
-                offered_erlangs: a,
-                trunks,
-                predicted: crate::traffic::erlang_b(a, trunks),
-                measured: blocked as f64 / n as f64,
-                attempts: n,
-                interval: crate::traffic::wilson_interval(blocked, n, 1.96),
-            })
-        });
+        r.series = Some(result.series.report());
+        if let (Some(l), Some(lm)) = (&plan.load, &result.load) {
+            r.add_load(l, lm);
+        }
         r
+    }
+
+    /// Adds what a load run measured beyond its totals: each phase, and blocking and agent
+    /// waits beside Erlang B and C when the load declares trunks and agents.
+    pub fn add_load(&mut self, load: &LoadPlan, lm: &LoadMetrics) {
+        self.phases = lm
+            .phases
+            .iter()
+            .map(|p| PhaseReport::new(p, load.trunks))
+            .collect();
+        self.erlang_b = load.trunks.zip(lm.blocking.as_ref()).and_then(|(t, s)| {
+            crate::traffic::erlang_b_check(&load.profile, load.holding.mean(), t, s)
+        });
+        self.erlang_c = lm
+            .agents
+            .as_ref()
+            .and_then(|s| crate::traffic::erlang_c_check(&load.profile, s));
     }
 
     /// A report from aggregates alone (a merged or re-checked run: no per-call details).
@@ -278,30 +392,12 @@ impl Report {
             run,
             preflight: None,
             target_responded: m.answered > 0 || !m.sip_codes.is_empty(),
-            calls: CallCounts {
-                attempted: m.attempted,
-                answered: m.answered,
-                succeeded: m.succeeded,
-                failed: m.failed(),
-            },
+            calls: CallCounts::of(m),
             connect_rate: m.connect_rate(),
             success_rate: m.success_rate(),
-            metrics: DelayMetrics {
-                post_dial_delay: m.post_dial_delay.summary(),
-                setup_time: m.setup_time.summary(),
-                connect_delay: m.connect_delay.summary(),
-                trying_delay: m.trying_delay.summary(),
-                launch_lateness: m.launch_lateness.summary(),
-                dtmf_response: m.dtmf_response.summary(),
-                query_response: m.query_response.summary(),
-                agent_wait: m.agent_wait.summary(),
-            },
+            metrics: DelayMetrics::of(m),
             failures: m.failures.clone(),
-            sip_codes: m
-                .sip_codes
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
+            sip_codes: sip_codes(m),
             retransmissions: Retransmissions {
                 sent: m.retransmissions_sent,
                 received: m.retransmissions_received,
@@ -309,6 +405,8 @@ impl Report {
             media: MediaTotals {
                 rtp_received: m.rtp_received,
                 rtp_lost: m.rtp_lost,
+                rtp_sent: m.rtp_sent,
+                rtp_late_skipped: m.rtp_late_skipped,
                 max_jitter_ms: m.max_jitter_ms,
             },
             inbound: DispatchStats::default(),
@@ -318,6 +416,9 @@ impl Report {
             verdict,
             aborted_after: None,
             erlang_b: None,
+            erlang_c: None,
+            phases: Vec::new(),
+            series: None,
         }
     }
 
@@ -393,6 +494,93 @@ impl Report {
         s
     }
 
+    /// One line per phase of the load profile: "idle …, busy …".
+    fn phase_lines(&self, s: &mut String) {
+        if self.phases.is_empty() {
+            return;
+        }
+        let _ = writeln!(s, "  phases:");
+        for p in &self.phases {
+            let c = &p.calls;
+            let _ = write!(
+                s,
+                "    {:<8} {:<14} offered {:.2} Erl, carried {:.2} Erl; {} attempted, {} answered ({}), {} succeeded, {} failed",
+                p.name,
+                format!("{:.0}–{:.0} s:", p.start_s, p.end_s),
+                p.offered_erlangs,
+                p.carried_erlangs,
+                c.attempted,
+                c.answered,
+                p.connect_rate
+                    .map_or("—".to_string(), |r| format!("{:.2} %", r * 100.0)),
+                c.succeeded,
+                c.failed
+            );
+            if let Some(b) = &p.blocking {
+                let _ = write!(
+                    s,
+                    "; blocking {:.3} % vs Erlang B {:.3} %",
+                    b.measured * 100.0,
+                    b.predicted * 100.0
+                );
+            }
+            if let Some(d) = &p.metrics.setup_time {
+                let _ = write!(s, "; setup avg {:.1} ms p95 {:.1}", d.mean_ms, d.p95_ms);
+            }
+            if let Some(d) = &p.metrics.agent_wait {
+                let _ = write!(s, "; agent wait avg {:.2} s", d.mean_ms / 1000.0);
+            }
+            s.push('\n');
+        }
+    }
+
+    /// The agent queue against Erlang C: the load, then the mean wait and the share that waited.
+    fn erlang_c_lines(&self, s: &mut String, c: &ErlangCCheck) {
+        let _ = writeln!(
+            s,
+            "  agent queue (Erlang C): {:.2} Erl ({:.3} calls/s × {:.1} s handle) on {} agents; {} waits after {:.1} s warm-up, {:.3} s overhead subtracted{}",
+            c.offered_erlangs,
+            c.arrival_rate,
+            c.handle_time_s,
+            c.agents,
+            c.samples,
+            c.warmup_s,
+            c.overhead_s,
+            if c.unserved > 0 {
+                format!(", {} calls got no agent", c.unserved)
+            } else {
+                String::new()
+            }
+        );
+        let within = |x: Option<f64>, i: Option<(f64, f64)>| {
+            x.zip(i).map(|(x, (lo, hi))| (lo..=hi).contains(&x))
+        };
+        let _ = writeln!(
+            s,
+            "    mean wait ..........: {:.3} s ({}) vs Erlang C {}{}",
+            c.measured_mean_wait_s,
+            interval_text(c.mean_wait_interval, 1.0, 3, "s"),
+            c.predicted_mean_wait_s
+                .map_or("unbounded (load ≥ agents)".to_string(), |w| format!(
+                    "{w:.3} s"
+                )),
+            agreement(within(c.predicted_mean_wait_s, c.mean_wait_interval))
+        );
+        let _ = writeln!(
+            s,
+            "    waited > {:.3} s ...: {:.2} % ({}) vs Erlang C {:.2} % (P(wait) {:.2} %){}",
+            c.epsilon_s,
+            c.measured_waited_share * 100.0,
+            interval_text(c.waited_share_interval, 100.0, 2, "%"),
+            c.predicted_waited_share * 100.0,
+            c.predicted_wait_probability * 100.0,
+            agreement(within(
+                Some(c.predicted_waited_share),
+                c.waited_share_interval
+            ))
+        );
+    }
+
     /// The end-of-run terminal summary.
     pub fn summary(&self) -> String {
         let mut s = String::new();
@@ -449,18 +637,23 @@ impl Report {
         line(&mut s, "DTMF response", &self.metrics.dtmf_response);
         line(&mut s, "query response", &self.metrics.query_response);
         line(&mut s, "agent wait", &self.metrics.agent_wait);
+        self.phase_lines(&mut s);
         if let Some(e) = &self.erlang_b {
             let _ = writeln!(
                 s,
-                "  blocking (503) .......: {:.3} % of {} (Wilson 95 % {:.3}–{:.3} %) vs Erlang B {:.3} % for {:.2} Erl on {} trunks",
+                "  blocking (503) .......: {:.3} % of {} after {:.1} s warm-up ({}) vs Erlang B {:.3} % for {:.2} Erl on {} trunks{}",
                 e.measured * 100.0,
                 e.attempts,
-                e.interval.0 * 100.0,
-                e.interval.1 * 100.0,
+                e.warmup_s,
+                interval_text(e.interval, 100.0, 3, "%"),
                 e.predicted * 100.0,
                 e.offered_erlangs,
-                e.trunks
+                e.trunks,
+                agreement(e.agrees)
             );
+        }
+        if let Some(c) = &self.erlang_c {
+            self.erlang_c_lines(&mut s, c);
         }
         if self.aggregates.ivr_flows > 0 {
             let (done, flows) = (self.aggregates.ivr_completed, self.aggregates.ivr_flows);
@@ -476,9 +669,20 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  RTP ..................: {} received, {} lost, max jitter {:.2} ms",
-            self.media.rtp_received, self.media.rtp_lost, self.media.max_jitter_ms
+            "  RTP ..................: {} sent, {} received, {} lost, max jitter {:.2} ms",
+            self.media.rtp_sent,
+            self.media.rtp_received,
+            self.media.rtp_lost,
+            self.media.max_jitter_ms
         );
+        if self.media.rtp_late_skipped > 0 {
+            let _ = writeln!(
+                s,
+                "  WARNING: the harness fell behind and skipped {} RTP packets it should have \
+                 sent: it was overloaded",
+                self.media.rtp_late_skipped
+            );
+        }
         if !self.failures.is_empty() {
             let _ = writeln!(s, "  failures:");
             for (k, n) in &self.failures {

@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The default `max_rate`: calls/s above this need the scenario to say so.
+pub const DEFAULT_MAX_RATE: f64 = 1000.0;
+
 /// A loaded, validated scenario file; every default is filled in and every path resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -48,6 +51,11 @@ pub struct Scenario {
     pub rate: f64,
     /// `max_concurrent`: cap on simultaneous calls, if any.
     pub max_concurrent: Option<u32>,
+    /// `max_rate`: hard ceiling on calls started per second (default [`DEFAULT_MAX_RATE`]).
+    pub max_rate: f64,
+    /// `drain`: after the last launch, how long calls in progress may go on before they are
+    /// hung up (default: 30 s with a `load:` section; unbounded otherwise).
+    pub drain: Option<Duration>,
     /// `seed` of every random choice of the run (default 1; never taken from the clock).
     pub seed: u64,
     /// `timers`: SIP transaction timers.
@@ -97,6 +105,8 @@ pub struct CallPlan {
     pub expect_voice: bool,
     /// Expect RTP from the far end at all; false for peers that send none (default true).
     pub expect_media: bool,
+    /// `media`: false for signalling only: no RTP ports bound, nothing sent (default true).
+    pub media: bool,
     /// Fail the call as "no media" if no RTP arrived this long after the 200 OK (default 2 s).
     pub media_timeout: Duration,
     /// Level above which received audio counts as voice, in dBov (default -35).
@@ -115,6 +125,7 @@ impl Default for CallPlan {
             audio: CallerAudio::Silence,
             expect_voice: true,
             expect_media: true,
+            media: true,
             media_timeout: Duration::from_secs(2),
             voice_threshold_dbov: -35.0,
             prompts: None,
@@ -141,4 +152,8 @@ pub struct ScenarioLoad {
     pub holding: crate::traffic::Holding,
     /// `trunks`: the target's trunk count, when declared.
     pub trunks: Option<u32>,
+    /// `agents`: the target's agent queue (count, mean handle time, overhead), when declared.
+    pub agents: Option<crate::traffic::check::AgentQueue>,
+    /// `series_interval`: interval of the report's time series (default: from the length).
+    pub series_interval: Option<Duration>,
 }

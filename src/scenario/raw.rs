@@ -2,7 +2,7 @@
 //! [`Scenario`].
 
 use super::error::ScenarioError;
-use super::model::{CallPlan, CallerAudio, Scenario, Timers};
+use super::model::{CallPlan, CallerAudio, Scenario, Timers, DEFAULT_MAX_RATE};
 use super::yaml::{check_codecs, invalid, position, Dur, EnvLookup};
 use crate::sip::auth::Credentials;
 use crate::sip::dialog::TransportKind;
@@ -57,6 +57,10 @@ pub(crate) struct RawScenario {
     #[serde(default)]
     max_concurrent: Option<Spanned<u32>>,
     #[serde(default)]
+    max_rate: Option<Spanned<f64>>,
+    #[serde(default)]
+    drain: Option<Spanned<Dur>>,
+    #[serde(default)]
     seed: Option<u64>,
     #[serde(default)]
     timers: Option<RawTimers>,
@@ -97,8 +101,10 @@ struct RawCall {
     audio: Option<Spanned<String>>,
     #[serde(default = "yes")]
     expect_voice: bool,
-    #[serde(default = "yes")]
-    expect_media: bool,
+    #[serde(default)]
+    expect_media: Option<Spanned<bool>>,
+    #[serde(default)]
+    media: Option<Spanned<bool>>,
     #[serde(default)]
     media_timeout: Option<Spanned<Dur>>,
     #[serde(default)]
@@ -250,6 +256,40 @@ impl RawScenario {
                 return Err(invalid(file, m, "max_concurrent", "must be at least 1"));
             }
         }
+        // The calls/s ceiling guards the target against a typo in the load: a plan whose own
+        // rate is above it is refused here, and Poisson bursts are held to it during the run.
+        let max_rate = match &self.max_rate {
+            Some(m) if !(m.value.is_finite() && m.value > 0.0) => {
+                return Err(invalid(
+                    file,
+                    m,
+                    "max_rate",
+                    format!(
+                        "must be a positive number of calls per second, got {}",
+                        m.value
+                    ),
+                ))
+            }
+            Some(m) => m.value,
+            None => DEFAULT_MAX_RATE,
+        };
+        if rate > max_rate {
+            let (field, at): (&str, Option<&Spanned<f64>>) = match (&self.rate, &self.max_rate) {
+                (_, Some(m)) => ("max_rate", Some(m)),
+                (Some(r), None) => ("rate", Some(r)),
+                (None, None) => ("load", None),
+            };
+            let msg = format!(
+                "the load peaks at {rate:.1} calls/s, above the ceiling of {max_rate} calls/s \
+                 (max_rate, default {DEFAULT_MAX_RATE}): raise max_rate if you mean it"
+            );
+            return Err(match (at, &self.load) {
+                (Some(a), _) => invalid(file, a, field, msg),
+                (None, Some(l)) => invalid(file, l, "load", msg),
+                (None, None) => invalid(file, &self.name, field, msg),
+            });
+        }
+        let drain = self.drain.as_ref().map(|d| d.value.0);
         let timers = match self.timers {
             Some(t) => timers(file, t)?,
             None => Timers::default(),
@@ -277,6 +317,8 @@ impl RawScenario {
             load,
             rate,
             max_concurrent: self.max_concurrent.map(|m| m.value),
+            max_rate,
+            drain,
             seed: self.seed.unwrap_or(1),
             timers,
             call,
@@ -457,9 +499,26 @@ fn timers(file: &Path, t: RawTimers) -> Result<Timers, ScenarioError> {
 fn call_plan(file: &Path, c: RawCall) -> Result<CallPlan, ScenarioError> {
     let mut out = CallPlan {
         expect_voice: c.expect_voice,
-        expect_media: c.expect_media,
         ..CallPlan::default()
     };
+    // `media: false` is signalling only: no RTP ports, nothing sent, nothing expected.
+    out.media = c.media.as_ref().is_none_or(|m| m.value);
+    match (&c.expect_media, out.media) {
+        (Some(e), false) if e.value => {
+            return Err(invalid(
+                file,
+                e,
+                "call.expect_media",
+                "cannot expect media from a call with `media: false`",
+            ))
+        }
+        (Some(e), true) => out.expect_media = e.value,
+        (_, false) => {
+            out.expect_media = false;
+            out.expect_voice = false;
+        }
+        (None, true) => {}
+    }
     if let Some(d) = &c.answer_timeout {
         out.answer_timeout = positive(file, d, "call.answer_timeout")?;
     }

@@ -8,15 +8,19 @@
 //!   holding: { dist: exponential, mean: 180s }   # or a duration (fixed), or lognormal with sd
 //!   duration: 10m               # a constant load for this long; or
 //!   profile: yd2823             # the standard's idle 2 h (0.7 Erl/trunk) then busy 2 h (125 %)
+//!   agents: { count: 12, handle_time: 3m, overhead: 200ms }   # the target's agent queue
+//!   series_interval: 10s        # the report's time series (default: from the run's length)
 //! ```
 
 use super::error::ScenarioError;
 use super::model::ScenarioLoad;
 use super::yaml::{invalid, Dur};
+use crate::traffic::check::AgentQueue;
 use crate::traffic::{Holding, OfferedLoad, Phase, Profile};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::path::Path;
+use std::time::Duration;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +40,23 @@ pub(crate) struct RawLoad {
     duration: Option<Dur>,
     #[serde(default)]
     profile: Option<String>,
+    #[serde(default)]
+    agents: Option<Spanned<RawAgents>>,
+    #[serde(default)]
+    series_interval: Option<Spanned<Dur>>,
+}
+
+/// `load.agents`: the target's agent queue, for the Erlang C comparison.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgents {
+    /// Agents serving the queue.
+    count: Spanned<u32>,
+    /// Their mean handle time (agent answers → agent free).
+    handle_time: Spanned<Dur>,
+    /// Transfer and answer delays inside every measured wait (default 0).
+    #[serde(default)]
+    overhead: Option<Dur>,
 }
 
 #[derive(Deserialize)]
@@ -135,9 +156,103 @@ pub(crate) fn load(file: &Path, raw: &Spanned<RawLoad>) -> Result<ScenarioLoad, 
     profile
         .validate()
         .map_err(|e| err("erlangs", e.to_string()))?;
+    let agents = match &r.agents {
+        Some(a) => Some(agents(file, a)?),
+        None => None,
+    };
+    let series_interval = match &r.series_interval {
+        Some(d) if d.value.0 < Duration::from_millis(100) => {
+            return Err(invalid(
+                file,
+                d,
+                "load.series_interval",
+                "must be at least 100ms",
+            ))
+        }
+        Some(d) => Some(d.value.0),
+        None => None,
+    };
     Ok(ScenarioLoad {
         profile,
         holding,
         trunks: r.trunks,
+        agents,
+        series_interval,
     })
+}
+
+fn agents(file: &Path, raw: &Spanned<RawAgents>) -> Result<AgentQueue, ScenarioError> {
+    let a = &raw.value;
+    if a.count.value == 0 {
+        return Err(invalid(
+            file,
+            &a.count,
+            "load.agents.count",
+            "must be at least 1",
+        ));
+    }
+    if a.handle_time.value.0.is_zero() {
+        return Err(invalid(
+            file,
+            &a.handle_time,
+            "load.agents.handle_time",
+            "must be greater than 0",
+        ));
+    }
+    Ok(AgentQueue {
+        agents: a.count.value,
+        handle_time: a.handle_time.value.0,
+        overhead: a.overhead.map_or(Duration::ZERO, |d| d.0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse_scenario;
+    use std::path::Path;
+    use std::time::Duration;
+
+    const HEAD: &str = "name: t\ntarget: sip:a@127.0.0.1\nload:\n  erlangs: 5\n  holding: 1s\n  \
+                        duration: 1m\n";
+
+    fn parse(extra: &str) -> Result<crate::scenario::Scenario, String> {
+        parse_scenario(&format!("{HEAD}{extra}"), Path::new("/s/t.yaml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn agents_and_the_series_interval_are_read() {
+        let s = parse(
+            "  agents: { count: 12, handle_time: 3m, overhead: 200ms }\n  series_interval: 10s\n",
+        )
+        .unwrap();
+        let l = s.load.unwrap();
+        let a = l.agents.unwrap();
+        assert_eq!(
+            (a.agents, a.handle_time, a.overhead),
+            (12, Duration::from_secs(180), Duration::from_millis(200))
+        );
+        assert_eq!(l.series_interval, Some(Duration::from_secs(10)));
+        let s = parse("  agents: { count: 1, handle_time: 30s }\n").unwrap();
+        let l = s.load.unwrap();
+        assert_eq!(l.agents.unwrap().overhead, Duration::ZERO);
+        assert_eq!(l.series_interval, None);
+    }
+
+    #[test]
+    fn bad_agents_name_file_line_and_field() {
+        let e = parse("  agents: { count: 0, handle_time: 30s }\n").unwrap_err();
+        assert_eq!(e, "/s/t.yaml:7:20: load.agents.count: must be at least 1");
+        let e = parse("  agents:\n    count: 3\n    handle_time: 0s\n").unwrap_err();
+        assert_eq!(
+            e,
+            "/s/t.yaml:9:18: load.agents.handle_time: must be greater than 0"
+        );
+        let e = parse("  agents: { count: 3, handle: 30s }\n").unwrap_err();
+        assert!(e.contains("unknown field `handle`"), "{e}");
+        let e = parse("  series_interval: 10ms\n").unwrap_err();
+        assert_eq!(
+            e,
+            "/s/t.yaml:7:20: load.series_interval: must be at least 100ms"
+        );
+    }
 }

@@ -12,7 +12,7 @@ use crate::media::{AudioSource, MediaConfig, MediaSession, RtpChannel};
 use crate::sip::auth;
 use crate::sip::dialog::{LocalEndpoint, UasCall, UasEvent, UasOutcome};
 use crate::sip::message::{self, build_response, top_via_branch};
-use crate::sip::rsip::{Method, Request};
+use crate::sip::rsip::{Method, Request, SipMessage};
 use crate::sip::sdp;
 use crate::sip::transaction::TimerConfig;
 use crate::sip::transport::{self, SipSocket, TransportError};
@@ -245,7 +245,12 @@ async fn handle_new(ctx: &Arc<SutContext>, req: Request, from: SocketAddr, at: I
             let Ok(call_id) = message::call_id(&req.headers).map(str::to_string) else {
                 return;
             };
-            let rx = ctx.routes.register(&call_id);
+            let Some(rx) = ctx.routes.register_new(&call_id) else {
+                // A retransmission of an INVITE whose call is already being set up.
+                let input = CallInput::Message(SipMessage::Request(req), at, Default::default());
+                ctx.routes.deliver(&call_id, input);
+                return;
+            };
             let ctx = ctx.clone();
             tokio::spawn(async move {
                 incoming_call(ctx.clone(), req, from, at, rx, seq).await;
@@ -351,7 +356,7 @@ async fn incoming_call(
     invite: Request,
     from: SocketAddr,
     at: Instant,
-    mut rx: mpsc::UnboundedReceiver<CallInput>,
+    mut rx: crate::engine::dispatch::CallReceiver,
     seq: u64,
 ) {
     let cfg = &ctx.cfg;
@@ -471,6 +476,10 @@ async fn incoming_call(
         .map(|d| IvrCall::new(d.0.clone(), d.0.call_seed(seq)));
     let (agent_tx, mut agent_rx) = mpsc::unbounded_channel::<(u32, Instant)>();
     let mut last_msg_at = at;
+    // The caller's ACK arrived: only then may the agent's leg re-INVITE (RFC 3261 §14.1); an
+    // agent free at once on a call transferred at the answer waits for it.
+    let mut confirmed = false;
+    let mut reinvite_due = false;
 
     loop {
         send_all(&ctx, &mut leg, from).await;
@@ -485,13 +494,21 @@ async fn incoming_call(
         if let Some(call) = ivr.as_mut() {
             if drive_ivr(&ctx, call, &mut media, &mut hangup_at, seq, &agent_tx) {
                 // The agent's leg shows as a re-INVITE (`announce: reinvite` or `both`).
-                leg.reinvite(&answer_sdp, now());
-                continue;
+                if confirmed {
+                    leg.reinvite(&answer_sdp, now());
+                    continue;
+                }
+                reinvite_due = true;
             }
         }
         while let Some(ev) = leg.poll_event() {
             match ev {
-                UasEvent::Confirmed => {}
+                UasEvent::Confirmed => {
+                    confirmed = true;
+                    if std::mem::take(&mut reinvite_due) {
+                        leg.reinvite(&answer_sdp, now());
+                    }
+                }
                 UasEvent::Info { content_type, body } => {
                     // SIP INFO digits (RFC 6086): the digit is known when the request arrives.
                     if let (Some(call), Ok(d)) = (
@@ -788,7 +805,7 @@ fn auth_header_ok(req: &Request, a: &config::SutAuth, nonce: &str) -> Option<boo
 async fn linger(
     ctx: &SutContext,
     mut leg: UasCall,
-    mut rx: mpsc::UnboundedReceiver<CallInput>,
+    mut rx: crate::engine::dispatch::CallReceiver,
     from: SocketAddr,
 ) {
     let until = now() + ctx.timers.t1 * 64;

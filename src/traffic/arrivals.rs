@@ -342,20 +342,6 @@ pub fn simulate_loss(arrivals: impl Iterator<Item = Arrival>, servers: u32) -> L
     }
 }
 
-/// Wilson score interval for a proportion of `successes` in `trials`, at normal quantile `z`
-/// (1.96 for 95 %). `(0, 1)` when there are no trials.
-pub fn wilson_interval(successes: u64, trials: u64, z: f64) -> (f64, f64) {
-    if trials == 0 {
-        return (0.0, 1.0);
-    }
-    let n = trials as f64;
-    let p = successes as f64 / n;
-    let z2 = z * z;
-    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
-    let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    ((centre - half).max(0.0), (centre + half).min(1.0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -575,7 +561,9 @@ mod tests {
             let sd = (blocking.iter().map(|b| (b - mean).powi(2)).sum::<f64>() / (k - 1.0)).sqrt();
             let half = T_975_19DF * sd / k.sqrt();
             let (lo, hi) = (mean - half, mean + half);
-            let (w_lo, w_hi) = wilson_interval(total.blocked, total.offered, 1.96);
+            let (w_lo, w_hi) =
+                crate::verdict::stats::wilson_interval(total.blocked, total.offered, 0.95)
+                    .expect("calls offered");
             eprintln!(
                 "{holding:?}: {} offered, {} blocked; B = {mean:.5}, 95 % CI [{lo:.5}, {hi:.5}] \
                  over {REPLICATIONS} replications (Wilson on pooled counts [{w_lo:.5}, {w_hi:.5}], \
@@ -691,13 +679,5 @@ mod tests {
             Arrivals::new(&constant(-1.0, H), EXP_H, 1).err(),
             Some(TrafficModelError::InvalidLoad(-1.0))
         );
-    }
-
-    #[test]
-    fn wilson_interval_matches_a_worked_value() {
-        // 10 of 100 at 95 %: [0.05523, 0.17437], worked by hand from Wilson's (1927) formula.
-        let (lo, hi) = wilson_interval(10, 100, 1.96);
-        assert!((lo - 0.055_23).abs() < 1e-4 && (hi - 0.174_37).abs() < 1e-4);
-        assert_eq!(wilson_interval(0, 0, 1.96), (0.0, 1.0));
     }
 }

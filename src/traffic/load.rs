@@ -271,6 +271,37 @@ impl Profile {
         }
     }
 
+    /// Start and end of phase `index` (a ramp is one phase), `None` past the last phase.
+    pub fn phase_span(&self, index: usize) -> Option<(Duration, Duration)> {
+        match self {
+            Profile::Constant(_) | Profile::Ramp { .. } => {
+                (index == 0).then(|| (Duration::ZERO, self.duration()))
+            }
+            Profile::Steps(phases) => {
+                let start = phases[..index.min(phases.len())]
+                    .iter()
+                    .fold(Duration::ZERO, |sum, p| sum.saturating_add(p.duration));
+                phases
+                    .get(index)
+                    .map(|p| (start, start.saturating_add(p.duration)))
+            }
+        }
+    }
+
+    /// Mean offered load of phase `index` in Erlangs (a ramp's average), 0 past the last phase.
+    pub fn phase_erlangs(&self, index: usize, mean_holding: Duration) -> f64 {
+        match self {
+            Profile::Constant(p) if index == 0 => p.load.erlangs(mean_holding),
+            Profile::Ramp { from, to, .. } if index == 0 => {
+                (from.erlangs(mean_holding) + to.erlangs(mean_holding)) / 2.0
+            }
+            Profile::Steps(phases) => phases
+                .get(index)
+                .map_or(0.0, |p| p.load.erlangs(mean_holding)),
+            _ => 0.0,
+        }
+    }
+
     /// Index of the phase in force at `t`; `None` at or after the end of the run.
     pub fn phase_at(&self, t: Duration) -> Option<usize> {
         if t >= self.duration() {
@@ -445,6 +476,10 @@ mod tests {
         assert_eq!(p.phase_at(two_h - Duration::from_nanos(1)), Some(0));
         assert_eq!(p.phase_at(two_h), Some(1));
         assert_eq!(p.phase_at(2 * two_h), None);
+        assert_eq!(p.phase_span(0), Some((Duration::ZERO, two_h)));
+        assert_eq!(p.phase_span(1), Some((two_h, 2 * two_h)));
+        assert_eq!(p.phase_span(2), None);
+        assert!((p.phase_erlangs(1, H) - 26.25).abs() < 1e-9);
         let idle = p.rate_at(Duration::from_secs(10), H);
         let busy = p.rate_at(two_h, H);
         assert!((idle - 0.7 * 30.0 / 180.0).abs() < 1e-12);
