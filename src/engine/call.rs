@@ -204,8 +204,10 @@ pub(crate) async fn run_call(
     // The last ACK sent, left behind for a final response retransmitted after the call ends.
     let mut last_ack: Option<Vec<u8>> = None;
     let mut last_transport_error = String::new();
-    let mut rtp_buf = vec![0u8; 2048];
-    let mut rtcp_buf = vec![0u8; 2048];
+    // Receive buffers only for calls with media (a signalling-only call never reads RTP).
+    let buf_len = if plan.media { 2048 } else { 0 };
+    let mut rtp_buf = vec![0u8; buf_len];
+    let mut rtcp_buf = vec![0u8; buf_len];
 
     loop {
         // Put everything the state machines want sent on the wire, timestamped.
