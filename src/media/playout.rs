@@ -152,6 +152,14 @@ impl Playout {
                 if a.clip.looping && !samples.is_empty() {
                     a.pos = 0;
                 } else {
+                    // A mark at the end of a clip that ends inside this frame: it went out
+                    // just before this sample.
+                    if a.clip.mark_at == Some(a.pos as u64) {
+                        mark = Some(PlayoutMark {
+                            tag: a.clip.tag,
+                            offset: i as u16,
+                        });
+                    }
                     self.active = None;
                     continue;
                 }
@@ -214,6 +222,19 @@ mod tests {
         assert_eq!(s[349], 1099);
         assert!(s[350..].iter().all(|&x| x == 0));
         assert!(!p.is_busy());
+    }
+
+    /// A clip that ends inside a frame (it was scheduled off a frame boundary, as when the
+    /// sender runs late) still reports its end mark, at the sample after its last.
+    #[test]
+    fn an_end_mark_inside_a_frame_is_reported() {
+        let mut p = Playout::new(&AudioSource::silence(), false);
+        // 200 samples from stream sample 50: the last at 249, the end at 250 = frame 1, 90.
+        p.schedule(ramp(200, 1), 50, false, Some(200), 5);
+        let (s, marks) = frames(&mut p, 3);
+        assert_eq!(marks, vec![(1, PlayoutMark { tag: 5, offset: 90 })]);
+        assert_eq!(s[249], 200);
+        assert_eq!(s[250], 0);
     }
 
     #[test]
