@@ -52,11 +52,18 @@ fn main() {
             std::process::exit(callcert::cli::EXIT_HARNESS_FAILED);
         }
     };
-    let code = match runtime.block_on(callcert::cli::execute(cli)) {
-        Ok(code) => code,
-        Err(e) => {
+    // The command runs as a task on a worker, not on this thread: the run's record collector
+    // then shares a thread with the calls it hears from, rather than being woken across
+    // threads (a futex wake and a context switch) for every call that ends.
+    let code = match runtime.block_on(async { tokio::spawn(callcert::cli::execute(cli)).await }) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             eprintln!("callcert: {e}");
             e.exit_code()
+        }
+        Err(e) => {
+            eprintln!("callcert: internal error: {e}");
+            callcert::cli::EXIT_HARNESS_FAILED
         }
     };
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -212,7 +212,7 @@ pub(crate) async fn run_call(
     loop {
         // Put everything the state machines want sent on the wire, timestamped.
         while let Some(m) = call.poll_transmit() {
-            let bytes = m.to_bytes();
+            let bytes = crate::sip::message::encode(&m);
             match ctx.socket.send(&bytes, ctx.target_addr).await {
                 Ok(at) => {
                     if matches!(&m, SipMessage::Request(r) if r.method == Method::Ack) {
@@ -482,7 +482,7 @@ pub(crate) async fn run_call(
     }
     // What the state machines still want sent (an ACK or BYE queued with the end).
     while let Some(m) = call.poll_transmit() {
-        let bytes = m.to_bytes();
+        let bytes = crate::sip::message::encode(&m);
         if matches!(&m, SipMessage::Request(r) if r.method == Method::Ack) {
             last_ack = Some(bytes.clone());
         }

@@ -215,7 +215,7 @@ pub async fn dispatch(
                         }
                         // The far end's BYE again: our 200 was lost.
                         SipMessage::Request(req) if req.method == Method::Bye => {
-                            Some(build_response(req, 200, None).to_bytes().into())
+                            Some(message::encode_response(&build_response(req, 200, None)).into())
                         }
                         _ => None,
                     };
@@ -236,7 +236,7 @@ pub async fn dispatch(
                         }
                         routes.count(|s| s.stray_requests += 1);
                         let resp = build_response(&req, 481, None);
-                        let _ = socket.send(&resp.to_bytes(), from).await;
+                        let _ = socket.send(&message::encode_response(&resp), from).await;
                     }
                 }
             }

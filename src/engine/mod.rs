@@ -333,7 +333,10 @@ async fn preflight(
     let mut error = String::new();
     let result = loop {
         while let Some(m) = ping.poll_transmit() {
-            match socket.send(&m.to_bytes(), plan.target_addr).await {
+            match socket
+                .send(&crate::sip::message::encode(&m), plan.target_addr)
+                .await
+            {
                 Ok(at) => ping.on_sent(at),
                 Err(e) => {
                     error = e.to_string();
@@ -503,6 +506,24 @@ pub async fn resolve_target(uri: &Uri) -> Result<SocketAddr, EngineError> {
     })
 }
 
+/// How long a finished call's row may wait in the buffers of `calls.jsonl` and `calls.csv`.
+const FLUSH_WITHIN: Duration = Duration::from_millis(100);
+/// Rows written at which the buffers are flushed at once.
+const FLUSH_ROWS: u32 = 1024;
+
+/// Flushes the per-call files (errors surface when the report is written).
+fn flush_rows(
+    log: &mut Option<std::io::BufWriter<std::fs::File>>,
+    csv: &mut Option<crate::report::csv::CallsCsvWriter<std::io::BufWriter<std::fs::File>>>,
+) {
+    if let Some(w) = log.as_mut() {
+        let _ = w.flush();
+    }
+    if let Some(w) = csv.as_mut() {
+        let _ = w.flush();
+    }
+}
+
 /// Places the plan's calls and collects their records. `calls.jsonl` (one record per line,
 /// written as each call ends) goes into `out_dir` when given.
 pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, EngineError> {
@@ -621,8 +642,22 @@ pub async fn run_until(
     let mut expected = total;
     let mut aborted_after = None;
     let conditions = crate::verdict::RunConditions::default();
+    // Records written but not yet flushed, and when they must be.
+    let mut flush_due: Option<Instant> = None;
     while received < expected {
-        let Some((mut r, cap)) = rec_rx.recv().await else {
+        let next = match flush_due {
+            None => rec_rx.recv().await,
+            Some(due) => tokio::select! {
+                r = rec_rx.recv() => r,
+                _ = timer::sleep_until(due) => {
+                    flush_due = None;
+                    unflushed = 0;
+                    flush_rows(&mut log, &mut csv);
+                    continue;
+                }
+            },
+        };
+        let Some((mut r, cap)) = next else {
             break;
         };
         // The phase of the profile the call was scheduled in, from the pre-drawn schedule.
@@ -671,17 +706,17 @@ pub async fn run_until(
         if let Some(w) = csv.as_mut() {
             let _ = w.write_record(&r);
         }
-        // Flushed whenever no other record is waiting (at most 64 behind under load): a killed
-        // run keeps every call that had ended, without a write per call at thousands of calls/s.
+        // Flushed within FLUSH_WITHIN of a call's end (sooner when FLUSH_ROWS are waiting): a
+        // killed run keeps every call that had ended before that, without a write per call at
+        // thousands of calls/s.
         unflushed += 1;
-        if unflushed >= 64 || rec_rx.is_empty() {
+        if flush_due.is_none() {
+            flush_due = Some(now() + FLUSH_WITHIN);
+        }
+        if unflushed >= FLUSH_ROWS {
             unflushed = 0;
-            if let Some(w) = log.as_mut() {
-                let _ = w.flush();
-            }
-            if let Some(w) = csv.as_mut() {
-                let _ = w.flush();
-            }
+            flush_due = None;
+            flush_rows(&mut log, &mut csv);
         }
         if !r.succeeded() && failed.len() < MAX_FAILED_KEPT {
             failed.push(r);
@@ -708,12 +743,7 @@ pub async fn run_until(
         (Some(sink), None) => Some(sink.finish().map_err(|e| e.to_string())),
         (None, None) => None,
     };
-    if let Some(mut w) = log {
-        let _ = w.flush();
-    }
-    if let Some(mut w) = csv {
-        let _ = w.flush();
-    }
+    flush_rows(&mut log, &mut csv);
     Ok(RunResult {
         metrics,
         duration: now().saturating_duration_since(origin),

@@ -175,16 +175,55 @@ fn text(s: &str) -> String {
 }
 
 /// Milliseconds with 3 decimals; empty when not finite.
+/// Milliseconds with 3 decimals. Integer arithmetic: fixed-precision float formatting takes
+/// the slow exact path, and every row has a dozen of these.
 fn ms(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.3}")
-    } else {
-        String::new()
+    if !v.is_finite() {
+        return String::new();
     }
+    let thousandths = (v * 1000.0).round();
+    if thousandths.abs() >= 1e15 {
+        return format!("{v:.3}");
+    }
+    let t = thousandths as i64;
+    let mut s = String::with_capacity(16);
+    if t < 0 {
+        s.push('-');
+    }
+    let t = t.unsigned_abs();
+    s.push_str(itoa::Buffer::new().format(t / 1000));
+    s.push('.');
+    let frac = t % 1000;
+    s.push(char::from(b'0' + (frac / 100) as u8));
+    s.push(char::from(b'0' + (frac / 10 % 10) as u8));
+    s.push(char::from(b'0' + (frac % 10) as u8));
+    s
 }
 
 fn opt_ms(v: Option<f64>) -> String {
     v.map(ms).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[test]
+fn milliseconds_with_three_decimals() {
+    for v in [
+        0.0,
+        1.0,
+        12.3456,
+        999.9995,
+        1234567.891,
+        -3.25,
+        0.0004,
+        7200000.001,
+    ] {
+        assert_eq!(
+            ms(v),
+            format!("{:.3}", (v * 1000.0f64).round() / 1000.0),
+            "{v}"
+        );
+    }
+    assert_eq!(ms(f64::NAN), "");
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {

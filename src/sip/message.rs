@@ -96,9 +96,27 @@ pub fn cseq(headers: &rsip::Headers) -> Result<(u32, Method), MessageError> {
 
 /// A method token as rsip's enum; None for extension methods we do not handle.
 pub fn parse_method(token: &str) -> Option<Method> {
-    Method::all()
-        .into_iter()
-        .find(|m| m.to_string().eq_ignore_ascii_case(token))
+    token.parse().ok()
+}
+
+/// A method's name on the wire.
+pub fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Ack => "ACK",
+        Method::Bye => "BYE",
+        Method::Cancel => "CANCEL",
+        Method::Info => "INFO",
+        Method::Invite => "INVITE",
+        Method::Message => "MESSAGE",
+        Method::Notify => "NOTIFY",
+        Method::Options => "OPTIONS",
+        Method::PRack => "PRACK",
+        Method::Publish => "PUBLISH",
+        Method::Refer => "REFER",
+        Method::Register => "REGISTER",
+        Method::Subscribe => "SUBSCRIBE",
+        Method::Update => "UPDATE",
+    }
 }
 
 /// A parameter of a name-addr header value (after the URI), e.g. `tag` of From/To.
@@ -138,9 +156,39 @@ pub fn to_tag(headers: &rsip::Headers) -> Option<String> {
     header_value(headers, "To").and_then(|v| name_addr_param(v, "tag"))
 }
 
+/// The first element of a comma-separated header value (not split inside `<…>` or quotes).
+fn first_of_list(value: &str) -> &str {
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => depth += 1,
+            '>' if !quoted => depth -= 1,
+            ',' if !quoted && depth <= 0 => {
+                let part = value[start..i].trim();
+                if !part.is_empty() {
+                    return part;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    value[start..].trim()
+}
+
+/// The first value of a header kind that is not empty, list elements split.
+fn first_value<'a>(headers: &'a rsip::Headers, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case(name))
+        .map(|h| first_of_list(h.value()))
+        .find(|v| !v.is_empty())
+}
+
 /// The branch parameter of the top Via (RFC 3261 §8.1.1.7).
 pub fn top_via_branch(headers: &rsip::Headers) -> Option<String> {
-    let via = header_values(headers, "Via").into_iter().next()?;
+    let via = first_value(headers, "Via")?;
     via.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim()
@@ -156,8 +204,8 @@ pub fn parse_uri(text: &str) -> Result<Uri, MessageError> {
 
 /// The Contact URI of a message (the remote target of a dialog, RFC 3261 §12.1).
 pub fn contact_uri(headers: &rsip::Headers) -> Option<Uri> {
-    let first = header_values(headers, "Contact").into_iter().next()?;
-    Uri::try_from(name_addr_uri(&first)).ok()
+    let first = first_value(headers, "Contact")?;
+    Uri::try_from(name_addr_uri(first)).ok()
 }
 
 /// The numeric status code of a response.
@@ -191,9 +239,9 @@ pub fn set_body(headers: &mut rsip::Headers, body: &[u8], content_type: Option<&
             && !h.name().eq_ignore_ascii_case("Content-Type")
     });
     if let (Some(ct), false) = (content_type, body.is_empty()) {
-        push_header(headers, "Content-Type", ct);
+        headers.push(Header::ContentType(rsip::headers::ContentType::new(ct)));
     }
-    push_header(headers, "Content-Length", body.len().to_string());
+    headers.push(content_length(body.len()));
 }
 
 /// Everything needed to build an out-of-dialog or in-dialog request (RFC 3261 §8.1.1, §12.2.1.1).
@@ -227,37 +275,40 @@ pub struct RequestSpec<'a> {
 
 /// Builds a request from its parts.
 pub fn build_request(spec: RequestSpec<'_>) -> Request {
+    use rsip::headers as h;
+    // Headers are made as their variants directly: `make_header` finds a variant by comparing
+    // the name with every header rsip knows, and a call builds a few dozen headers.
     let mut headers = rsip::Headers::default();
-    push_header(&mut headers, "Via", spec.via);
-    push_header(&mut headers, "Max-Forwards", "70");
+    headers.push(Header::Via(h::Via::new(spec.via)));
+    headers.push(Header::MaxForwards(h::MaxForwards::new("70")));
     for r in spec.route {
-        push_header(&mut headers, "Route", r.clone());
+        headers.push(Header::Route(h::Route::new(r.clone())));
     }
-    push_header(&mut headers, "From", spec.from);
-    push_header(&mut headers, "To", spec.to);
-    push_header(&mut headers, "Call-ID", spec.call_id);
-    push_header(
-        &mut headers,
-        "CSeq",
-        format!("{} {}", spec.cseq, spec.method),
-    );
+    headers.push(Header::From(h::From::new(spec.from)));
+    headers.push(Header::To(h::To::new(spec.to)));
+    headers.push(Header::CallId(h::CallId::new(spec.call_id)));
+    let mut cseq = String::with_capacity(20);
+    push_u32(&mut cseq, spec.cseq);
+    cseq.push(' ');
+    cseq.push_str(method_name(spec.method));
+    headers.push(Header::CSeq(h::CSeq::new(cseq)));
     if let Some(c) = spec.contact {
-        push_header(&mut headers, "Contact", c);
+        headers.push(Header::Contact(h::Contact::new(c)));
     }
     for (k, v) in spec.extra {
         push_header(&mut headers, k, v);
     }
-    push_header(&mut headers, "User-Agent", spec.user_agent);
+    headers.push(Header::UserAgent(h::UserAgent::new(spec.user_agent)));
     let body = match spec.body {
         Some((b, ct)) => {
-            set_body(&mut headers, b, Some(ct));
+            if !b.is_empty() {
+                headers.push(Header::ContentType(h::ContentType::new(ct)));
+            }
             b.to_vec()
         }
-        None => {
-            set_body(&mut headers, &[], None);
-            Vec::new()
-        }
+        None => Vec::new(),
     };
+    headers.push(content_length(body.len()));
     Request {
         method: spec.method,
         uri: spec.uri,
@@ -265,6 +316,12 @@ pub fn build_request(spec: RequestSpec<'_>) -> Request {
         headers,
         body,
     }
+}
+
+fn content_length(len: usize) -> Header {
+    let mut v = String::with_capacity(8);
+    v.push_str(itoa::Buffer::new().format(len));
+    Header::ContentLength(rsip::headers::ContentLength::new(v))
 }
 
 /// Builds a response to a request (RFC 3261 §8.2.6.2): copies Via, From, To, Call-ID and CSeq,
@@ -286,8 +343,10 @@ pub fn build_response(req: &Request, code: u16, to_tag: Option<&str>) -> Respons
             }
         }
     }
-    push_header(&mut headers, "Server", crate::sip::USER_AGENT);
-    set_body(&mut headers, &[], None);
+    headers.push(Header::Server(rsip::headers::Server::new(
+        crate::sip::USER_AGENT,
+    )));
+    headers.push(content_length(0));
     Response {
         status_code: StatusCode::from(code),
         wire_reason: None,
@@ -302,6 +361,75 @@ pub fn with_body(mut resp: Response, body: Vec<u8>, content_type: &str) -> Respo
     set_body(&mut resp.headers, &body, Some(content_type));
     resp.body = body;
     resp
+}
+
+/// A message as it goes on the wire: the same bytes as rsip's `to_bytes`, written straight
+/// into one buffer (rsip formats every header into its own string and joins them).
+pub fn encode(msg: &SipMessage) -> Vec<u8> {
+    match msg {
+        SipMessage::Request(r) => encode_request(r),
+        SipMessage::Response(r) => encode_response(r),
+    }
+}
+
+/// A request as it goes on the wire (see [`encode`]).
+pub fn encode_request(req: &Request) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let mut head = String::with_capacity(wire_len(&req.headers) + 96);
+    head.push_str(method_name(req.method));
+    head.push(' ');
+    let _ = write!(head, "{}", req.uri);
+    match req.version {
+        Version::V2 => head.push_str(" SIP/2.0\r\n"),
+        ref v => {
+            let _ = write!(head, " {v}\r\n");
+        }
+    }
+    finish_encoding(head, &req.headers, &req.body)
+}
+
+/// A response as it goes on the wire (see [`encode`]).
+pub fn encode_response(resp: &Response) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let mut head = String::with_capacity(wire_len(&resp.headers) + 48);
+    match resp.version {
+        Version::V2 => head.push_str("SIP/2.0 "),
+        ref v => {
+            let _ = write!(head, "{v} ");
+        }
+    }
+    push_u32(&mut head, u32::from(resp.status_code.code()));
+    head.push(' ');
+    head.push_str(&resp.status_code.text());
+    head.push_str("\r\n");
+    finish_encoding(head, &resp.headers, &resp.body)
+}
+
+/// The bytes the header lines take (a capacity hint).
+fn wire_len(headers: &rsip::Headers) -> usize {
+    headers
+        .iter()
+        .map(|h| h.name().len() + h.value().len() + 4)
+        .sum()
+}
+
+fn finish_encoding(head: String, headers: &rsip::Headers, body: &[u8]) -> Vec<u8> {
+    let mut out = head.into_bytes();
+    out.reserve(wire_len(headers) + 2 + body.len());
+    for h in headers.iter() {
+        out.extend_from_slice(h.name().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+/// Appends a number in decimal without the formatting machinery.
+pub fn push_u32(out: &mut String, n: u32) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Parses a datagram or a framed stream message; the error names why.
@@ -363,6 +491,61 @@ Content-Length: 0\r\n\r\n";
         assert!(text.starts_with("SIP/2.0 180 Ringing\r\n"), "{text}");
         let reparsed = parse(text.as_bytes()).unwrap();
         assert!(reparsed.is_response());
+    }
+
+    #[test]
+    fn encoding_is_rsips_wire_form() {
+        let compact = "SIP/2.0 200 OK\r\nv: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKa, SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKb\r\n\
+f: <sip:a@b>;tag=1\r\nt: <sip:c@d>;tag=2\r\ni: xyz@h\r\nCSeq: 1 INVITE\r\nm: <sip:c@127.0.0.1:5080>\r\n\
+X-Custom: some value\r\nRecord-Route: <sip:p1;lr>, <sip:p2;lr>\r\nc: application/sdp\r\nl: 4\r\n\r\nv=0\n";
+        let ok = parse(compact.as_bytes()).unwrap();
+        let mut with_body = build_response(&invite(), 486, Some("t1"));
+        with_body = with_body_bytes(with_body);
+        let odd_version = Response {
+            version: Version::V(1, 0),
+            ..build_response(&invite(), 180, None)
+        };
+        let messages = [
+            SipMessage::Request(invite()),
+            ok,
+            SipMessage::Response(with_body),
+            SipMessage::Response(odd_version),
+            SipMessage::Request(Request {
+                headers: rsip::Headers::default(),
+                ..invite()
+            }),
+        ];
+        for m in messages {
+            assert_eq!(
+                String::from_utf8_lossy(&encode(&m)),
+                String::from_utf8_lossy(&m.to_bytes())
+            );
+            assert_eq!(encode(&m), m.to_bytes());
+        }
+        let mut n = String::new();
+        for v in [0, 7, 10, 486, 4_294_967_295] {
+            n.clear();
+            push_u32(&mut n, v);
+            assert_eq!(n, v.to_string());
+        }
+    }
+
+    fn with_body_bytes(r: Response) -> Response {
+        with_body(r, vec![0xff, 0, b'x'], "application/octet-stream")
+    }
+
+    #[test]
+    fn first_list_element() {
+        let mut h = rsip::Headers::default();
+        push_header(&mut h, "Via", "");
+        push_header(
+            &mut h,
+            "Via",
+            "SIP/2.0/UDP \"x,y\" <a,b>;branch=z9hG4bK1 , SIP/2.0/UDP b;branch=z9hG4bK2",
+        );
+        assert_eq!(top_via_branch(&h).as_deref(), Some("z9hG4bK1"));
+        assert_eq!(first_of_list(" a "), "a");
+        assert_eq!(first_of_list(" , a, b"), "a");
     }
 
     #[test]

@@ -266,11 +266,11 @@ async fn handle_new(ctx: &Arc<SutContext>, req: Request, from: SocketAddr, at: I
                 "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO",
             );
             message::push_header(&mut r.headers, "Accept", "application/sdp");
-            let _ = ctx.socket.send(&r.to_bytes(), from).await;
+            let _ = ctx.socket.send(&message::encode_response(&r), from).await;
         }
         _ => {
             let r = build_response(&req, 481, None);
-            let _ = ctx.socket.send(&r.to_bytes(), from).await;
+            let _ = ctx.socket.send(&message::encode_response(&r), from).await;
         }
     }
 }
@@ -347,7 +347,7 @@ struct Media {
 
 async fn send_all(ctx: &SutContext, leg: &mut UasCall, to: SocketAddr) {
     while let Some(m) = leg.poll_transmit() {
-        let _ = ctx.socket.send(&m.to_bytes(), to).await;
+        let _ = ctx.socket.send(&message::encode(&m), to).await;
     }
 }
 

@@ -65,11 +65,15 @@ impl LocalEndpoint {
         } else {
             ""
         };
-        format!(
-            "SIP/2.0/{} {};branch={branch}{rport}",
-            self.transport.via_token(),
-            host_port(self.addr)
-        )
+        let mut v = String::with_capacity(48 + branch.len());
+        v.push_str("SIP/2.0/");
+        v.push_str(self.transport.via_token());
+        v.push(' ');
+        push_host_port(&mut v, self.addr);
+        v.push_str(";branch=");
+        v.push_str(branch);
+        v.push_str(rport);
+        v
     }
 
     /// Our Contact value.
@@ -78,16 +82,45 @@ impl LocalEndpoint {
             TransportKind::Udp => "",
             TransportKind::Tcp => ";transport=tcp",
         };
-        format!("<sip:{}@{}{t}>", self.user, host_port(self.addr))
+        let mut c = String::with_capacity(40 + self.user.len());
+        c.push_str("<sip:");
+        c.push_str(&self.user);
+        c.push('@');
+        push_host_port(&mut c, self.addr);
+        c.push_str(t);
+        c.push('>');
+        c
     }
 }
 
 /// `host:port` with IPv6 in brackets.
 pub fn host_port(addr: SocketAddr) -> String {
+    let mut s = String::with_capacity(24);
+    push_host_port(&mut s, addr);
+    s
+}
+
+/// Appends `host:port` (IPv6 in brackets); IPv4 without the formatting machinery, which every
+/// Via and Contact of every call goes through.
+pub fn push_host_port(out: &mut String, addr: SocketAddr) {
+    use message::push_u32;
     match addr {
-        SocketAddr::V4(a) => a.to_string(),
-        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        SocketAddr::V4(a) => {
+            let [a0, a1, a2, a3] = a.ip().octets();
+            for (i, o) in [a0, a1, a2, a3].into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u32(out, u32::from(o));
+            }
+        }
+        SocketAddr::V6(a) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "[{}]", a.ip());
+        }
     }
+    out.push(':');
+    push_u32(out, u32::from(addr.port()));
 }
 
 /// A confirmed or early dialog's state (RFC 3261 §12.1).
@@ -253,5 +286,13 @@ mod tests {
             "SIP/2.0/UDP [::1]:5060;branch=z9hG4bKx;rport"
         );
         assert_eq!(l.contact(), "<sip:callcert@[::1]:5060>");
+        for a in ["0.0.0.0:0", "10.200.3.255:65535", "[fe80::1]:5"] {
+            let a: SocketAddr = a.parse().unwrap();
+            let want = match a {
+                SocketAddr::V4(v) => v.to_string(),
+                SocketAddr::V6(v) => format!("[{}]:{}", v.ip(), v.port()),
+            };
+            assert_eq!(host_port(a), want);
+        }
     }
 }

@@ -97,10 +97,6 @@ impl ResponseClass {
 
 /// The To tag of a message, if its To header parses and carries one (RFC 3261 §19.3).
 pub(crate) fn to_tag(msg: &impl rsip::prelude::HeadersExt) -> Option<String> {
-    msg.to_header()
-        .ok()?
-        .tag()
-        .ok()
-        .flatten()
-        .map(|t| t.value().to_string())
+    // The text helper, not rsip's typed To header (which parses the whole name-addr).
+    crate::sip::message::to_tag(msg.headers())
 }
