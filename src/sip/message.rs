@@ -400,7 +400,7 @@ pub fn encode_response(resp: &Response) -> Vec<u8> {
     }
     push_u32(&mut head, u32::from(resp.status_code.code()));
     head.push(' ');
-    head.push_str(&resp.status_code.text());
+    head.push_str(resp.status_code.text());
     head.push_str("\r\n");
     finish_encoding(head, &resp.headers, &resp.body)
 }
