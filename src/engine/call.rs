@@ -61,7 +61,7 @@ impl MediaLeg {
                 if let Some(c) = cap.as_mut() {
                     if let Ok(local) = sock.local_addr() {
                         let at = now().saturating_duration_since(origin);
-                        c.push(at, Carrier::Udp, local, to, data);
+                        c.push_media(at, local, to, data);
                     }
                 }
             }
@@ -398,7 +398,7 @@ pub(crate) async fn run_call(
                     let at = now();
                     if let (Some(c), Some(local)) = (cap.as_mut(), media.local_rtp) {
                         let t = at.saturating_duration_since(ctx.origin);
-                        c.push(t, Carrier::Udp, from, local, &rtp_buf[..n]);
+                        c.push_media(t, from, local, &rtp_buf[..n]);
                     }
                     tl.on_first_rtp(at);
                     media.session.handle_rtp(&rtp_buf[..n], at);
@@ -409,7 +409,7 @@ pub(crate) async fn run_call(
                     if let (Some(c), Some(local)) = (cap.as_mut(), media.local_rtp) {
                         let t = now().saturating_duration_since(ctx.origin);
                         let local = SocketAddr::new(local.ip(), local.port() + 1);
-                        c.push(t, Carrier::Udp, from, local, &rtcp_buf[..n]);
+                        c.push_media(t, from, local, &rtcp_buf[..n]);
                     }
                     media.session.handle_rtcp(&rtcp_buf[..n], now());
                 }

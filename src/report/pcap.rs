@@ -70,12 +70,26 @@ struct Captured {
     data: Vec<u8>,
 }
 
-/// The packets of one call, in the order the driver saw them.
+/// Media packets (RTP/RTCP) kept from the start of a call, both directions together.
+pub const MEDIA_HEAD_PACKETS: usize = 250;
+/// Media packets kept from the end of a call (a ring of the latest), both directions together:
+/// with G.711 at 20 ms, the last 5 seconds of each direction.
+pub const MEDIA_TAIL_PACKETS: usize = 500;
+
+/// The packets of one call, in the order the driver saw them: every SIP message (up to
+/// [`MAX_BYTES_PER_CALL`]), and of the media its first [`MEDIA_HEAD_PACKETS`] and its last
+/// [`MEDIA_TAIL_PACKETS`] (the call's set-up and how it ended; a long call's middle is
+/// counted, not kept). The ring reuses its buffers, so a call's capture stops allocating once
+/// full: every packet of every call passes through here, and only failed calls are written.
 #[derive(Debug, Clone, Default)]
 pub struct CallCapture {
     packets: Vec<Captured>,
     bytes: usize,
     dropped: u64,
+    media_seen: u64,
+    tail: Vec<Captured>,
+    /// Where the next tail packet goes once the ring is full.
+    tail_next: usize,
 }
 
 impl CallCapture {
@@ -84,7 +98,7 @@ impl CallCapture {
         Self::default()
     }
 
-    /// Records a payload; `at` is the time since the run's origin.
+    /// Records a signalling payload; `at` is the time since the run's origin.
     pub fn push(
         &mut self,
         at: Duration,
@@ -107,19 +121,57 @@ impl CallCapture {
         });
     }
 
+    /// Records an RTP or RTCP datagram: kept while among the call's first media packets, else
+    /// in the ring of the latest.
+    pub fn push_media(&mut self, at: Duration, src: SocketAddr, dst: SocketAddr, data: &[u8]) {
+        self.media_seen += 1;
+        if self.media_seen <= MEDIA_HEAD_PACKETS as u64 {
+            self.push(at, Carrier::Udp, src, dst, data);
+            return;
+        }
+        if self.tail.len() < MEDIA_TAIL_PACKETS {
+            self.tail.push(Captured {
+                at,
+                src,
+                dst,
+                carrier: Carrier::Udp,
+                data: data.to_vec(),
+            });
+            return;
+        }
+        let slot = &mut self.tail[self.tail_next];
+        self.tail_next = (self.tail_next + 1) % MEDIA_TAIL_PACKETS;
+        slot.at = at;
+        slot.src = src;
+        slot.dst = dst;
+        slot.data.clear();
+        slot.data.extend_from_slice(data);
+        self.dropped += 1;
+    }
+
     /// Packets kept.
     pub fn len(&self) -> usize {
-        self.packets.len()
+        self.packets.len() + self.tail.len()
     }
 
     /// Whether nothing was kept.
     pub fn is_empty(&self) -> bool {
-        self.packets.is_empty()
+        self.len() == 0
     }
 
-    /// Packets not kept because the call exceeded [`MAX_BYTES_PER_CALL`].
+    /// Packets seen but not kept: SIP beyond [`MAX_BYTES_PER_CALL`], media between the head
+    /// and the tail.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// Every kept packet in time order.
+    fn in_order(&self) -> Vec<&Captured> {
+        let (newer, older) = self.tail.split_at(self.tail_next);
+        let mut all: Vec<&Captured> = self.packets.iter().chain(older).chain(newer).collect();
+        // Stable: packets stamped alike keep the order the driver saw them in.
+        all.sort_by_key(|p| p.at);
+        all
     }
 }
 
@@ -169,7 +221,7 @@ impl PcapSink {
     /// Appends every packet of a call.
     pub fn write_call(&mut self, cap: &CallCapture) -> Result<(), CaptureError> {
         self.calls += 1;
-        for p in &cap.packets {
+        for p in cap.in_order() {
             let frame = self.frame(p);
             let ts = self.origin_unix + p.at;
             let packet = PcapPacket::new(ts, frame.len() as u32, &frame);
@@ -291,5 +343,31 @@ mod tests {
         }
         assert!(cap.dropped() >= 10);
         assert!(cap.len() * 1200 <= MAX_BYTES_PER_CALL);
+    }
+
+    #[test]
+    fn media_keeps_the_head_and_the_tail_in_order() {
+        let mut cap = CallCapture::new();
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        cap.push(Duration::ZERO, Carrier::Udp, a, a, b"INVITE");
+        let n = MEDIA_HEAD_PACKETS + MEDIA_TAIL_PACKETS + 777;
+        for i in 0..n {
+            let at = Duration::from_millis(10 + i as u64);
+            cap.push_media(at, a, a, &(i as u32).to_be_bytes());
+        }
+        cap.push(Duration::from_secs(3600), Carrier::Udp, a, a, b"BYE");
+        assert_eq!(cap.len(), 2 + MEDIA_HEAD_PACKETS + MEDIA_TAIL_PACKETS);
+        assert_eq!(cap.dropped(), 777);
+        let kept: Vec<&[u8]> = cap.in_order().iter().map(|p| &p.data[..]).collect();
+        assert_eq!(kept[0], b"INVITE");
+        assert_eq!(*kept.last().unwrap(), b"BYE");
+        let media: Vec<u32> = kept[1..kept.len() - 1]
+            .iter()
+            .map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]))
+            .collect();
+        let head = 0..MEDIA_HEAD_PACKETS as u32;
+        let tail = (n - MEDIA_TAIL_PACKETS) as u32..n as u32;
+        let want: Vec<u32> = head.chain(tail).collect();
+        assert_eq!(media, want);
     }
 }
