@@ -22,7 +22,8 @@
 //! **A. Signalling throughput, SIPp vs callcert on the same work.** SIPp's built-in UAS
 //! (`sipp -sn uas`) answers; the UAC is first SIPp's built-in UAC (`-sn uac -d 0`: INVITE,
 //! 180/200, ACK, BYE at once), then `callcert run` with a generated scenario (`hold: 0s`,
-//! `media: false` when the binary knows that field). Both SIPp processes get 4 MiB socket
+//! `media: false` when the binary knows that field) on one worker thread (`CALLCERT_THREADS=1`
+//! unless the environment sets another count; SIPp's UAC is one thread too). Both SIPp processes get 4 MiB socket
 //! buffers (`-buff_size`; SIPp's 64 KiB default drops bursts at a few thousand calls/s). Each
 //! rate of the ladder runs a bounded number of calls under a hard time limit; a UAC's ladder
 //! stops after two unsustained rates in a row. A fresh UAS serves each run. Per run: calls
@@ -748,6 +749,11 @@ mod bench {
         path.iter().fold(v, |v, k| &v[*k]).as_f64()
     }
 
+    /// callcert's worker threads in part A: `CALLCERT_THREADS` when set, else one.
+    fn signalling_threads() -> String {
+        std::env::var("CALLCERT_THREADS").unwrap_or_else(|_| "1".into())
+    }
+
     fn run_callcert_uac(env: &SigEnv<'_>, rate: u32, calls: u64) -> SigRow {
         let dir = env.root.join(format!("sig-callcert-{rate}-{calls}"));
         std::fs::create_dir_all(&dir).expect("mkdir");
@@ -780,6 +786,7 @@ mod bench {
                 .arg(&scenario)
                 .arg("--out")
                 .arg(&out)
+                .env("CALLCERT_THREADS", signalling_threads())
                 .current_dir(&dir)
                 .stdout(log_file(&dir.join("run.out")))
                 .stderr(log_file(&dir.join("run.err"))),
@@ -923,6 +930,11 @@ mod bench {
             } else {
                 "not supported (no ceiling)"
             }
+        );
+        println!(
+            "callcert worker threads: {} (CALLCERT_THREADS; one is the most efficient for \
+             signalling-only load, as SIPp's single thread)",
+            signalling_threads()
         );
         let env = SigEnv {
             sipp: &sipp,

@@ -511,7 +511,7 @@ const FLUSH_WITHIN: Duration = Duration::from_millis(100);
 /// Rows written at which the buffers are flushed at once.
 const FLUSH_ROWS: u32 = 1024;
 
-/// Flushes the per-call files (errors surface when the report is written).
+/// Flushes the per-call files; a failed flush keeps the rows buffered for the next one.
 fn flush_rows(
     log: &mut Option<std::io::BufWriter<std::fs::File>>,
     csv: &mut Option<crate::report::csv::CallsCsvWriter<std::io::BufWriter<std::fs::File>>>,
@@ -525,7 +525,7 @@ fn flush_rows(
 }
 
 /// Places the plan's calls and collects their records. `calls.jsonl` (one record per line,
-/// written as each call ends) goes into `out_dir` when given.
+/// flushed within 100 ms of each call's end) goes into `out_dir` when given.
 pub async fn run(plan: RunPlan, out_dir: Option<PathBuf>) -> Result<RunResult, EngineError> {
     run_until(plan, out_dir, StopHandle::default()).await
 }
