@@ -100,11 +100,19 @@ fn a_simulated_yd2823_run_reports_idle_and_busy_phases_series_and_erlang_b() {
         lm.record(r);
         series.record(r);
     }
-    let verdict = callcert::verdict::evaluate(
-        &[],
-        &metrics.measurements(),
-        &callcert::verdict::RunConditions::default(),
-    );
+    // The standard's completion-rate limits, each judged on its own phase's calls.
+    let profile = callcert::verdict::load_profile("yd2823-acceptance").unwrap();
+    let thresholds: Vec<_> = profile
+        .thresholds
+        .iter()
+        .filter(|t| {
+            t.spec_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with("ACC-CCR-"))
+        })
+        .cloned()
+        .collect();
+    let verdict = callcert::report::evaluate_run(&thresholds, &metrics, Some(&lm));
     let mut report = Report::from_metrics(run_info(), None, &metrics, verdict);
     report.series = Some(series.report());
     report.add_load(&load, &lm);
@@ -127,6 +135,26 @@ fn a_simulated_yd2823_run_reports_idle_and_busy_phases_series_and_erlang_b() {
     let [idle, busy] = &report.phases[..] else {
         panic!("{:?}", report.phases);
     };
+    // ACC-CCR-IDLE judged on the idle phase's calls only, ACC-CCR-BUSY on the busy phase's;
+    // both fail here (every blocked call is a failed one).
+    let judged: Vec<(Option<&str>, u64)> = report
+        .verdict
+        .verdicts
+        .iter()
+        .map(|v| (v.threshold.spec_id.as_deref(), v.samples))
+        .collect();
+    assert_eq!(
+        judged,
+        [
+            (Some("ACC-CCR-IDLE"), idle.calls.attempted),
+            (Some("ACC-CCR-BUSY"), busy.calls.attempted)
+        ]
+    );
+    assert!(report
+        .verdict
+        .verdicts
+        .iter()
+        .all(|v| v.status == callcert::verdict::Status::Fail));
     assert_eq!((idle.name.as_str(), busy.name.as_str()), ("idle", "busy"));
     assert_eq!(
         (idle.start_s, idle.end_s, busy.end_s),

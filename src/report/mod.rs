@@ -320,15 +320,42 @@ fn interval_text(i: Option<(f64, f64)>, scale: f64, digits: usize, unit: &str) -
     }
 }
 
+/// Judges a run's thresholds: the standard's idle and busy limits on the calls scheduled in
+/// the load phases of those names, everything else on the whole run
+/// ([`evaluate_phased`](crate::verdict::evaluate_phased)).
+pub fn evaluate_run(
+    thresholds: &[crate::verdict::Threshold],
+    metrics: &crate::metrics::RunMetrics,
+    load: Option<&crate::metrics::load::LoadMetrics>,
+) -> crate::verdict::Evaluation {
+    let phase = |name: &str| {
+        load?.phases.iter().filter(|p| p.name == name).fold(
+            None,
+            |acc: Option<crate::metrics::RunMetrics>, p| {
+                let mut merged = acc.unwrap_or_default();
+                merged.merge(&p.metrics);
+                Some(merged)
+            },
+        )
+    };
+    let (idle, busy) = (phase("idle"), phase("busy"));
+    let (idle, busy) = (
+        idle.as_ref().map(|m| m.measurements()),
+        busy.as_ref().map(|m| m.measurements()),
+    );
+    crate::verdict::evaluate_phased(
+        thresholds,
+        &metrics.measurements(),
+        idle.as_ref(),
+        busy.as_ref(),
+    )
+}
+
 impl Report {
     /// Builds the report of a finished run.
     pub fn new(plan: &RunPlan, result: &RunResult, started_unix_s: f64) -> Report {
         let m = &result.metrics;
-        let verdict = crate::verdict::evaluate(
-            &plan.thresholds,
-            &m.measurements(),
-            &crate::verdict::RunConditions::default(),
-        );
+        let verdict = evaluate_run(&plan.thresholds, m, result.load.as_ref());
         let run = RunInfo {
             scenario: plan.name.clone(),
             target: plan.target.to_string(),

@@ -298,6 +298,22 @@ impl RawScenario {
             Some(c) => call_plan(file, c)?,
             None => CallPlan::default(),
         };
+        // The Erlang C comparison measures the wait at the flow's `agent` step.
+        if let Some(agents) = self.load.as_ref().and_then(|l| l.value.agents_field()) {
+            let has_agent_step = call
+                .steps
+                .iter()
+                .any(|s| matches!(s, super::steps::Step::Agent { .. }));
+            if !has_agent_step {
+                return Err(invalid(
+                    file,
+                    agents,
+                    "load.agents",
+                    "declares the target's agent queue, but call.steps has no `agent` step \
+                     whose wait could be compared with Erlang C",
+                ));
+            }
+        }
         Ok(Scenario {
             name,
             source: file.to_path_buf(),

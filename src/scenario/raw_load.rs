@@ -46,10 +46,17 @@ pub(crate) struct RawLoad {
     series_interval: Option<Spanned<Dur>>,
 }
 
+impl RawLoad {
+    /// `load.agents` as written, with its position.
+    pub(super) fn agents_field(&self) -> Option<&Spanned<RawAgents>> {
+        self.agents.as_ref()
+    }
+}
+
 /// `load.agents`: the target's agent queue, for the Erlang C comparison.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawAgents {
+pub(super) struct RawAgents {
     /// Agents serving the queue.
     count: Spanned<u32>,
     /// Their mean handle time (agent answers → agent free).
@@ -215,8 +222,25 @@ mod tests {
     const HEAD: &str = "name: t\ntarget: sip:a@127.0.0.1\nload:\n  erlangs: 5\n  holding: 1s\n  \
                         duration: 1m\n";
 
+    /// A flow with the agent step that `load.agents` needs.
+    const AGENT_CALL: &str = "call:\n  steps:\n    - agent: { detect: reinvite, timeout: 30s }\n";
+
     fn parse(extra: &str) -> Result<crate::scenario::Scenario, String> {
-        parse_scenario(&format!("{HEAD}{extra}"), Path::new("/s/t.yaml")).map_err(|e| e.to_string())
+        let text = format!("{HEAD}{extra}{AGENT_CALL}");
+        parse_scenario(&text, Path::new("/s/t.yaml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn agents_without_an_agent_step_are_refused() {
+        let text = format!("{HEAD}  agents: {{ count: 3, handle_time: 30s }}\ncall:\n  hold: 1s\n");
+        let e = parse_scenario(&text, Path::new("/s/t.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/s/t.yaml:7:11: load.agents: declares the target's agent queue"),
+            "{e}"
+        );
+        assert!(e.contains("no `agent` step"), "{e}");
     }
 
     #[test]

@@ -247,6 +247,48 @@ pub fn evaluate(
     }
 }
 
+/// Judges each threshold on the calls it is about. A run whose load profile has idle and busy
+/// phases (the standard's sequence) is judged per phase for the limits that name one
+/// (ACC-CCR-IDLE on the idle phase's calls, ACC-CCR-BUSY on the busy phase's, likewise the IVR
+/// success rates); every other threshold, and a phase limit when the run had no phase of that
+/// name, is judged on the whole run as [`evaluate`] does.
+pub fn evaluate_phased(
+    thresholds: &[Threshold],
+    whole: &Measurements<'_>,
+    idle: Option<&Measurements<'_>>,
+    busy: Option<&Measurements<'_>>,
+) -> Evaluation {
+    let whole_run = RunConditions::default();
+    let verdicts: Vec<Verdict> = thresholds
+        .iter()
+        .map(|t| {
+            let phase = match t.phase {
+                Phase::Idle => idle.map(|m| (m, "idle")),
+                Phase::Busy => busy.map(|m| (m, "busy")),
+                Phase::Any => None,
+            };
+            match phase {
+                Some((m, name)) => {
+                    let conditions = RunConditions {
+                        phase: t.phase,
+                        ..whole_run
+                    };
+                    let mut v = evaluate_one(t, m, &conditions);
+                    v.detail
+                        .push_str(&format!(" (the calls scheduled in the {name} phase)"));
+                    v
+                }
+                None => evaluate_one(t, whole, &whole_run),
+            }
+        })
+        .collect();
+    Evaluation {
+        status: overall(&verdicts),
+        conditions: whole_run,
+        verdicts,
+    }
+}
+
 /// The overall status of a set of verdicts (pass when there are none).
 pub fn overall(verdicts: &[Verdict]) -> Status {
     if verdicts.iter().any(|v| v.status == Status::Fail) {

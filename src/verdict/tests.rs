@@ -350,3 +350,43 @@ fn profiles_by_name_or_path() {
     );
     assert_eq!(p.file, path);
 }
+
+#[test]
+fn idle_and_busy_limits_are_judged_on_their_phases_calls() {
+    let p = load_profile("yd2823-acceptance").expect("valid");
+    let pick = |id: &str| {
+        p.thresholds
+            .iter()
+            .find(|t| t.spec_id.as_deref() == Some(id))
+            .unwrap()
+            .clone()
+    };
+    let thresholds = [pick("ACC-CCR-IDLE"), pick("ACC-CCR-BUSY")];
+    let metric = thresholds[0].metric.clone();
+    let rates = |ok: u64, n: u64| {
+        let mut m = Measurements::default();
+        m.rates.insert(metric.clone(), (ok, n));
+        m
+    };
+    // Idle: 40 000 clean calls. Busy: 40 000 with 100 lost (99.75 % < 99.96 %).
+    let (idle, busy) = (rates(40_000, 40_000), rates(39_900, 40_000));
+    let whole = rates(79_900, 80_000);
+    let e = evaluate_phased(&thresholds, &whole, Some(&idle), Some(&busy));
+    let status: Vec<Status> = e.verdicts.iter().map(|v| v.status).collect();
+    assert_eq!(status, [Status::Pass, Status::Fail], "{:#?}", e.verdicts);
+    assert_eq!(e.verdicts[0].samples, 40_000);
+    assert!(
+        e.verdicts[0].detail.contains("idle phase"),
+        "{}",
+        e.verdicts[0].detail
+    );
+    assert_eq!(e.status, Status::Fail);
+    // Judged whole (no phases), the idle limit would take the busy phase's failures too.
+    let whole_only = evaluate_phased(&thresholds, &whole, None, None);
+    assert_eq!(whole_only.verdicts[0].status, Status::Fail);
+    assert_eq!(whole_only.verdicts[0].samples, 80_000);
+    assert_eq!(
+        whole_only,
+        evaluate(&thresholds, &whole, &RunConditions::default())
+    );
+}
