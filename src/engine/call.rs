@@ -166,8 +166,12 @@ pub(crate) async fn run_call(
     let mut ivr = plan.ivr.clone().map(IvrDriver::new);
     let mut rx = ctx.routes.register(&call_id);
     // The run's end: calls still up at its cut-off are hung up (`cut`).
-    let mut end = ctx.end.clone();
+    let end = ctx.end.clone();
     let mut end_open = true;
+    // Waits for the end to change on its own receiver, one future for the whole call: made
+    // afresh in every pass of the loop it would join and leave the watch's waiter list (shared
+    // by every call, behind a lock) at every packet.
+    let mut end_changed = Box::pin(end_change(ctx.end.clone()));
     let mut cut = false;
     let start = now();
     let local_rtp = sockets.as_ref().and_then(|s| s.rtp.local_addr().ok());
@@ -389,9 +393,10 @@ pub(crate) async fn run_call(
                 }
                 None => break,
             },
-            r = end.changed(), if end_open => {
+            (r, watch) = &mut end_changed, if end_open => {
                 // The deadline is re-read at the top of the loop.
                 end_open = r.is_ok();
+                end_changed = Box::pin(end_change(watch));
             },
             r = RtpPair::recv_rtp(&media.sockets, &mut rtp_buf) => {
                 if let Ok((n, from)) = r {
@@ -492,6 +497,17 @@ pub(crate) async fn run_call(
     // answers late retransmissions from the ACK left behind.
     let until = linger_until.unwrap_or_else(|| now() + ctx.plan.timers.t1 * 64);
     ctx.routes.retire(&call_id, last_ack.map(Into::into), until);
+}
+
+/// The run's end changing (or its sender gone), handing the receiver back for the next wait.
+async fn end_change<T>(
+    mut watch: tokio::sync::watch::Receiver<T>,
+) -> (
+    Result<(), tokio::sync::watch::error::RecvError>,
+    tokio::sync::watch::Receiver<T>,
+) {
+    let r = watch.changed().await;
+    (r, watch)
 }
 
 type Records = mpsc::UnboundedSender<(CallRecord, Option<CallCapture>)>;
