@@ -47,28 +47,42 @@ pub fn header_values(headers: &rsip::Headers, name: &str) -> Vec<String> {
 
 /// Splits a header value at top-level commas (not inside `<…>` or quotes).
 pub fn split_comma_list(value: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth -= 1,
-            ',' if !quoted && depth <= 0 => {
-                let part = value[start..i].trim();
-                if !part.is_empty() {
-                    parts.push(part.to_string());
+    list_elements(value).map(str::to_string).collect()
+}
+
+/// The elements of a comma-separated header value, trimmed, empty ones skipped; commas inside
+/// `<…>` or quotes do not split.
+fn list_elements(value: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || loop {
+        let v = rest?;
+        let (mut depth, mut quoted, mut end) = (0i32, false, None);
+        for (i, c) in v.char_indices() {
+            match c {
+                '"' => quoted = !quoted,
+                '<' if !quoted => depth += 1,
+                '>' if !quoted => depth -= 1,
+                ',' if !quoted && depth <= 0 => {
+                    end = Some(i);
+                    break;
                 }
-                start = i + 1;
+                _ => {}
             }
-            _ => {}
         }
-    }
-    let last = value[start..].trim();
-    if !last.is_empty() {
-        parts.push(last.to_string());
-    }
-    parts
+        let part = match end {
+            Some(i) => {
+                rest = Some(&v[i + 1..]);
+                v[..i].trim()
+            }
+            None => {
+                rest = None;
+                v.trim()
+            }
+        };
+        if !part.is_empty() {
+            return Some(part);
+        }
+    })
 }
 
 /// The Call-ID of a message.
@@ -156,34 +170,12 @@ pub fn to_tag(headers: &rsip::Headers) -> Option<String> {
     header_value(headers, "To").and_then(|v| name_addr_param(v, "tag"))
 }
 
-/// The first element of a comma-separated header value (not split inside `<…>` or quotes).
-fn first_of_list(value: &str) -> &str {
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth -= 1,
-            ',' if !quoted && depth <= 0 => {
-                let part = value[start..i].trim();
-                if !part.is_empty() {
-                    return part;
-                }
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    value[start..].trim()
-}
-
 /// The first value of a header kind that is not empty, list elements split.
 fn first_value<'a>(headers: &'a rsip::Headers, name: &str) -> Option<&'a str> {
     headers
         .iter()
         .filter(|h| h.name().eq_ignore_ascii_case(name))
-        .map(|h| first_of_list(h.value()))
-        .find(|v| !v.is_empty())
+        .find_map(|h| list_elements(h.value()).next())
 }
 
 /// The branch parameter of the top Via (RFC 3261 §8.1.1.7).
@@ -544,8 +536,9 @@ X-Custom: some value\r\nRecord-Route: <sip:p1;lr>, <sip:p2;lr>\r\nc: application
             "SIP/2.0/UDP \"x,y\" <a,b>;branch=z9hG4bK1 , SIP/2.0/UDP b;branch=z9hG4bK2",
         );
         assert_eq!(top_via_branch(&h).as_deref(), Some("z9hG4bK1"));
-        assert_eq!(first_of_list(" a "), "a");
-        assert_eq!(first_of_list(" , a, b"), "a");
+        assert_eq!(list_elements(" a ").collect::<Vec<_>>(), ["a"]);
+        assert_eq!(list_elements(" , a,, b ,").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(list_elements(" ,, ").next(), None);
     }
 
     #[test]

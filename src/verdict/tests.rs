@@ -170,15 +170,18 @@ fn every_shipped_profile_loads_and_validates() {
     }
 }
 
+/// The threshold of a profile that carries SPEC id `id`.
+fn by_id<'a>(p: &'a Profile, id: &str) -> &'a Threshold {
+    p.thresholds
+        .iter()
+        .find(|t| t.spec_id.as_deref() == Some(id))
+        .unwrap_or_else(|| panic!("{id}"))
+}
+
 #[test]
 fn the_acceptance_profile_reads_the_clauses() {
     let p = load_profile("yd2823-acceptance").expect("valid");
-    let find = |id: &str| {
-        p.thresholds
-            .iter()
-            .find(|t| t.spec_id.as_deref() == Some(id))
-            .unwrap_or_else(|| panic!("{id}"))
-    };
+    let find = |id: &str| by_id(&p, id);
     let label = |id: &str| find(id).label();
     assert_eq!(
         label("ACC-CCR-IDLE"),
@@ -354,14 +357,10 @@ fn profiles_by_name_or_path() {
 #[test]
 fn idle_and_busy_limits_are_judged_on_their_phases_calls() {
     let p = load_profile("yd2823-acceptance").expect("valid");
-    let pick = |id: &str| {
-        p.thresholds
-            .iter()
-            .find(|t| t.spec_id.as_deref() == Some(id))
-            .unwrap()
-            .clone()
-    };
-    let thresholds = [pick("ACC-CCR-IDLE"), pick("ACC-CCR-BUSY")];
+    let thresholds = [
+        by_id(&p, "ACC-CCR-IDLE").clone(),
+        by_id(&p, "ACC-CCR-BUSY").clone(),
+    ];
     let metric = thresholds[0].metric.clone();
     let rates = |ok: u64, n: u64| {
         let mut m = Measurements::default();
