@@ -642,6 +642,7 @@ pub async fn run_until(
     let mut expected = total;
     let mut aborted_after = None;
     let conditions = crate::verdict::RunConditions::default();
+    let mut json_line = Vec::with_capacity(1024);
     // Records written but not yet flushed, and when they must be.
     let mut flush_due: Option<Instant> = None;
     while received < expected {
@@ -699,8 +700,11 @@ pub async fn run_until(
             l.record(&r);
         }
         if let Some(w) = log.as_mut() {
-            if let Ok(line) = serde_json::to_string(&r) {
-                let _ = writeln!(w, "{line}");
+            // Into a reused buffer, so a record that fails to serialize leaves no partial line.
+            json_line.clear();
+            if serde_json::to_writer(&mut json_line, &r).is_ok() {
+                json_line.push(b'\n');
+                let _ = w.write_all(&json_line);
             }
         }
         if let Some(w) = csv.as_mut() {

@@ -53,9 +53,16 @@ pub fn split_comma_list(value: &str) -> Vec<String> {
 /// The elements of a comma-separated header value, trimmed, empty ones skipped; commas inside
 /// `<…>` or quotes do not split.
 fn list_elements(value: &str) -> impl Iterator<Item = &str> {
+    // Most values hold one element: no comma, no scan of quotes and brackets.
     let mut rest = Some(value);
+    let single = !value.contains(',');
     std::iter::from_fn(move || loop {
         let v = rest?;
+        if single {
+            rest = None;
+            let part = v.trim();
+            return (!part.is_empty()).then_some(part);
+        }
         let (mut depth, mut quoted, mut end) = (0i32, false, None);
         for (i, c) in v.char_indices() {
             match c {
