@@ -355,12 +355,12 @@ pub(crate) async fn run_call(
             break;
         }
         let mut deadline = hard_deadline;
+        let media_due = media
+            .sending
+            .then(|| media.session.poll_timeout())
+            .flatten();
         for d in [
             call.poll_timeout(),
-            media
-                .sending
-                .then(|| media.session.poll_timeout())
-                .flatten(),
             hangup_at,
             media_check_at,
             linger_until,
@@ -374,6 +374,8 @@ pub(crate) async fn run_call(
         {
             deadline = deadline.min(d);
         }
+        let coarse = super::timer::coarse_due(ivr.is_none(), media_due, deadline);
+        deadline = media_due.map_or(deadline, |m| m.min(deadline));
         if call.has_pending_output() {
             continue;
         }
@@ -419,7 +421,7 @@ pub(crate) async fn run_call(
                     media.session.handle_rtcp(&rtcp_buf[..n], now());
                 }
             },
-            _ = super::timer::sleep_until(deadline) => {
+            _ = super::timer::sleep_until_or_coarse(deadline, coarse) => {
                 let t = now();
                 if call.poll_timeout().is_some_and(|d| d <= t) {
                     call.handle_timeout(t);

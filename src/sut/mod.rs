@@ -343,6 +343,8 @@ struct Media {
     remote_rtp: SocketAddr,
     remote_rtcp: SocketAddr,
     started: bool,
+    /// When the prompt of a call without IVR has played out (silence follows).
+    prompt_end: Option<Instant>,
 }
 
 async fn send_all(ctx: &SutContext, leg: &mut UasCall, to: SocketAddr) {
@@ -550,16 +552,16 @@ async fn incoming_call(
             continue;
         }
         let mut deadline = max_ring;
+        let media_due = media
+            .started
+            .then(|| media.session.poll_timeout())
+            .flatten();
         for d in [
             leg.poll_timeout(),
             ring_at,
             answer_at,
             hangup_at,
             linger_until,
-            media
-                .started
-                .then(|| media.session.poll_timeout())
-                .flatten(),
             ivr.as_ref()
                 .filter(|_| !ended)
                 .and_then(IvrCall::poll_timeout),
@@ -569,6 +571,15 @@ async fn incoming_call(
         {
             deadline = deadline.min(d);
         }
+        // The prompt is the ground truth callcert's delays are checked against: it plays on
+        // precise time; the silence after it may tick on the coarse timer.
+        let plain = ivr.is_none()
+            && media
+                .prompt_end
+                .zip(media_due)
+                .is_some_and(|(end, due)| due >= end);
+        let coarse = crate::engine::timer::coarse_due(plain, media_due, deadline);
+        deadline = media_due.map_or(deadline, |m| m.min(deadline));
         tokio::select! {
             input = rx.recv() => match input {
                 Some(CallInput::Message(m, at2, ..)) => {
@@ -589,7 +600,7 @@ async fn incoming_call(
             r = RtpPair::recv_rtcp(&media.sockets, &mut rtcp_buf) => {
                 if let Ok((n, _)) = r { media.session.handle_rtcp(&rtcp_buf[..n], now()); }
             },
-            _ = crate::engine::timer::sleep_until(deadline) => {
+            _ = crate::engine::timer::sleep_until_or_coarse(deadline, coarse) => {
                 let t = now();
                 if leg.poll_timeout().is_some_and(|d| d <= t) {
                     leg.handle_timeout(t);
@@ -744,6 +755,7 @@ fn start_prompt(
 ) {
     media.session.start_sending(t);
     media.started = true;
+    media.prompt_end = Some(t + prompt.duration());
     if cfg.after_prompt == AfterPrompt::Hangup {
         *hangup_at = Some(t + prompt.duration() + Duration::from_millis(200));
     }
@@ -788,6 +800,7 @@ async fn prepare_media(
             remote_rtp: remote,
             remote_rtcp: SocketAddr::new(remote.ip(), remote.port().wrapping_add(1)),
             started: false,
+            prompt_end: None,
         },
         ans.sdp,
     ))
