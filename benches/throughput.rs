@@ -42,7 +42,9 @@
 //! **B. Concurrent calls with bidirectional G.711 media.** `callcert run` against the reference
 //! call center (`callcert sut`, answering after 50 ms and keeping the call up while it streams
 //! its prompt, then silence, as PCMU); N calls ramped in over `--ramp` seconds, each held
-//! `--hold` seconds, both sides sending a packet every 20 ms. Per N: calls succeeded, RTP
+//! `--hold` seconds, both sides sending a packet every 20 ms, each process on one worker thread
+//! (`CALLCERT_THREADS=1` unless the environment sets another count; the two share 2 cores).
+//! Per N: calls succeeded, RTP
 //! received / expected / lost, max jitter, p99 launch lateness, and the CPU of callcert and of
 //! the call center over the whole run and over the plateau (all N calls up; sampled from
 //! `/proc/PID/stat` every 250 ms), and peak RSS of both. Sustained: all calls succeed, no RTP
@@ -749,8 +751,9 @@ mod bench {
         path.iter().fold(v, |v, k| &v[*k]).as_f64()
     }
 
-    /// callcert's worker threads in part A: `CALLCERT_THREADS` when set, else one.
-    fn signalling_threads() -> String {
+    /// callcert's worker threads (both parts; part B's call center too): `CALLCERT_THREADS`
+    /// when set, else one.
+    fn worker_threads() -> String {
         std::env::var("CALLCERT_THREADS").unwrap_or_else(|_| "1".into())
     }
 
@@ -786,7 +789,7 @@ mod bench {
                 .arg(&scenario)
                 .arg("--out")
                 .arg(&out)
-                .env("CALLCERT_THREADS", signalling_threads())
+                .env("CALLCERT_THREADS", worker_threads())
                 .current_dir(&dir)
                 .stdout(log_file(&dir.join("run.out")))
                 .stderr(log_file(&dir.join("run.err"))),
@@ -934,7 +937,7 @@ mod bench {
         println!(
             "callcert worker threads: {} (CALLCERT_THREADS; one is the most efficient for \
              signalling-only load, as SIPp's single thread)",
-            signalling_threads()
+            worker_threads()
         );
         let env = SigEnv {
             sipp: &sipp,
@@ -1139,6 +1142,7 @@ mod bench {
                 .arg("sut")
                 .arg("--config")
                 .arg(&cfg)
+                .env("CALLCERT_THREADS", worker_threads())
                 .current_dir(&dir)
                 .stdout(log_file(&dir.join("sut.out")))
                 .stderr(log_file(&dir.join("sut.err"))),
@@ -1169,6 +1173,7 @@ mod bench {
         let mut uac = Proc::spawn(
             "callcert run",
             Command::new(callcert)
+                .env("CALLCERT_THREADS", worker_threads())
                 .arg("run")
                 .arg(&scenario)
                 .arg("--out")
@@ -1271,9 +1276,11 @@ mod bench {
             "\n== B. Concurrent calls with bidirectional G.711 (PCMU, 20 ms) media: callcert run → callcert sut (loopback) =="
         );
         println!(
-            "N calls ramped in over {} s, each held {} s; load average before: {}",
+            "N calls ramped in over {} s, each held {} s; worker threads of each process: {} \
+             (CALLCERT_THREADS); load average before: {}",
             opts.ramp,
             opts.hold,
+            worker_threads(),
             loadavg()
         );
         println!("(rtp tx/rx/expected: packets callcert sent / received from the call center / N × hold × 50 per direction; cores: CPU over the whole run | over the plateau with all N calls up; others: cores used by other processes meanwhile)\n");
