@@ -237,6 +237,11 @@ pub fn set_body(headers: &mut rsip::Headers, body: &[u8], content_type: Option<&
         !h.name().eq_ignore_ascii_case("Content-Length")
             && !h.name().eq_ignore_ascii_case("Content-Type")
     });
+    push_body_headers(headers, body, content_type);
+}
+
+/// Appends Content-Type (when there is a body) and Content-Length.
+fn push_body_headers(headers: &mut rsip::Headers, body: &[u8], content_type: Option<&str>) {
     if let (Some(ct), false) = (content_type, body.is_empty()) {
         headers.push(Header::ContentType(rsip::headers::ContentType::new(ct)));
     }
@@ -298,16 +303,10 @@ pub fn build_request(spec: RequestSpec<'_>) -> Request {
         push_header(&mut headers, k, v);
     }
     headers.push(Header::UserAgent(h::UserAgent::new(spec.user_agent)));
-    let body = match spec.body {
-        Some((b, ct)) => {
-            if !b.is_empty() {
-                headers.push(Header::ContentType(h::ContentType::new(ct)));
-            }
-            b.to_vec()
-        }
-        None => Vec::new(),
-    };
-    headers.push(content_length(body.len()));
+    let (body, content_type) = spec.body.unzip();
+    let body = body.unwrap_or_default();
+    push_body_headers(&mut headers, body, content_type);
+    let body = body.to_vec();
     Request {
         method: spec.method,
         uri: spec.uri,
@@ -345,7 +344,7 @@ pub fn build_response(req: &Request, code: u16, to_tag: Option<&str>) -> Respons
     headers.push(Header::Server(rsip::headers::Server::new(
         crate::sip::USER_AGENT,
     )));
-    headers.push(content_length(0));
+    push_body_headers(&mut headers, &[], None);
     Response {
         status_code: StatusCode::from(code),
         wire_reason: None,
