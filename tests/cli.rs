@@ -243,6 +243,79 @@ fn failed_calls_are_captured_in_a_pcap_tshark_reads() {
     assert_eq!(distinct.len(), 2);
 }
 
+/// A plain call's media, sent and received by the media pacer, lands in the capture with its
+/// SIP: tshark decodes the RTP of both directions, and the RTP count matches the call record.
+#[test]
+fn captured_calls_carry_their_rtp_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("sut.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen: 127.0.0.1:{port}\nring_delay: 10ms\nanswer_delay: 10ms\nafter_prompt: keep\n"
+        ),
+    )
+    .unwrap();
+    let mut sut = start_sut(&cfg, port);
+    let scenario = dir.path().join("cap.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name: cap\ntarget: sip:ivr@127.0.0.1:{port}\nlocal: 127.0.0.1:0\ncalls: 1\nrate: 1\n\
+             capture: all\ncall:\n  hold: 1s\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let report = run_scenario(&scenario, &out);
+    stop_sut(&mut sut);
+    assert_eq!(report["calls"]["failed"], 0, "{report}");
+    let record: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(out.join("calls.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let o = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(out.join("calls.pcap"))
+        .args([
+            "-o",
+            "rtp.heuristic_rtp:TRUE",
+            "-Y",
+            "rtp",
+            "-T",
+            "fields",
+            "-e",
+            "udp.dstport",
+        ])
+        .output()
+        .expect("tshark runs (Debian tshark; .ci/run installs it)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ports = String::from_utf8_lossy(&o.stdout);
+    let mut by_port = std::collections::BTreeMap::<&str, u64>::new();
+    for p in ports.lines() {
+        *by_port.entry(p).or_default() += 1;
+    }
+    assert_eq!(by_port.len(), 2, "RTP both ways: {by_port:?}");
+    let media = &record["media"];
+    let mut counts: Vec<u64> = by_port.values().copied().collect();
+    counts.sort();
+    let mut expected = vec![
+        media["tx_packets"].as_u64().unwrap(),
+        media["rx_packets"].as_u64().unwrap(),
+    ];
+    expected.sort();
+    assert_eq!(counts, expected, "captured RTP = the record's counts");
+    assert!(
+        expected[0] >= 45,
+        "about 50 packets each way in 1 s: {expected:?}"
+    );
+}
+
 /// The harness itself failing (here: an output directory that cannot be created) exits 1,
 /// distinct from a failed threshold (99) and an invalid configuration (104).
 #[test]

@@ -3,6 +3,7 @@
 
 use super::dispatch::CallInput;
 use super::ivr::IvrDriver;
+use super::pacer::{self, MediaCore, SharedMedia};
 use super::record::{CallMedia, CallRecord, CallTimeline, FailureKind};
 use super::{CallContext, RtpPair};
 use crate::media::prompt::SegmenterConfig;
@@ -13,7 +14,7 @@ use crate::sip::dialog::{CallEvent, CallOutcome, UacCall, UacConfig};
 use crate::sip::rsip::{Method, SipMessage};
 use crate::sip::sdp;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -28,28 +29,41 @@ fn now() -> Instant {
     Instant::now()
 }
 
-/// The media half of a call: sockets (closed when the call ends), session, where to send.
+/// The media half of a call: the session and where to send it (shared with the media pacer
+/// when paced), and the call's own sockets otherwise (closed when the call ends).
 struct MediaLeg {
     sockets: Option<RtpPair>,
-    session: MediaSession,
-    remote_rtp: Option<SocketAddr>,
-    remote_rtcp: Option<SocketAddr>,
+    core: SharedMedia,
+    /// The media pacer sends and receives (a call without IVR steps or capture); otherwise
+    /// this task does, woken by each packet.
+    paced: bool,
     sending: bool,
-    local_rtp: Option<SocketAddr>,
+    /// The datagram being sent (copied out of the session so its lock is not held across the send).
+    out: Vec<u8>,
 }
 
 impl MediaLeg {
+    fn core(&self) -> MutexGuard<'_, MediaCore> {
+        pacer::lock_media(&self.core)
+    }
+
     /// Sends what the session has due; returns the wire time of a marked packet's mark.
-    async fn flush(&mut self, cap: &mut Option<CallCapture>, origin: Instant) -> Option<Instant> {
+    async fn flush(&mut self) -> Option<Instant> {
         let mut marked = None;
-        while let Some(t) = self.session.poll_transmit() {
+        if self.paced {
+            return None;
+        }
+        loop {
+            // The lock goes before the send (the guard is not held across the await).
+            let next = pacer::lock_media(&self.core).next_datagram(&mut self.out);
+            let Some((t, to)) = next else { break };
             let Some(pair) = &self.sockets else { continue };
-            let (sock, to) = match t.channel {
-                RtpChannel::Rtp => (&pair.rtp, self.remote_rtp),
-                RtpChannel::Rtcp => (&pair.rtcp, self.remote_rtcp),
+            let sock = match t.channel {
+                RtpChannel::Rtp => &pair.rtp,
+                RtpChannel::Rtcp => &pair.rtcp,
             };
             if let Some(to) = to {
-                let data = self.session.transmit_buf(&t);
+                let data = &self.out[..];
                 let before = now();
                 let _ = sock.send_to(data, to).await;
                 if let Some(TxMark::DtmfDone { offset }) = t.mark {
@@ -58,24 +72,24 @@ impl MediaLeg {
                     let sent = before + after.saturating_duration_since(before) / 2;
                     marked = Some(sent + crate::media::audio::samples_to_duration(offset as u64));
                 }
-                if let Some(c) = cap.as_mut() {
-                    if let Ok(local) = sock.local_addr() {
-                        let at = now().saturating_duration_since(origin);
-                        c.push_media(at, local, to, data);
-                    }
-                }
+                pacer::lock_media(&self.core).capture_media(now(), t.channel, true, to, data);
             }
         }
         marked
     }
 
+    fn take_capture(&self) -> Option<CallCapture> {
+        self.core().capture.take().map(|(c, _)| c)
+    }
+
     fn apply_remote(&mut self, neg: &sdp::NegotiatedMedia) {
-        self.remote_rtp = Some(neg.remote);
-        self.remote_rtcp = Some(SocketAddr::new(neg.remote.ip(), neg.remote.port() + 1));
+        let mut core = self.core();
+        core.remote_rtp = Some(neg.remote);
+        core.remote_rtcp = Some(SocketAddr::new(neg.remote.ip(), neg.remote.port() + 1));
         if neg.remote.ip().is_unspecified() || neg.remote.port() == 0 {
             // Hold with c=0.0.0.0 (RFC 3264 §8.4): stop sending, keep receiving.
-            self.remote_rtp = None;
-            self.remote_rtcp = None;
+            core.remote_rtp = None;
+            core.remote_rtcp = None;
         }
     }
 }
@@ -113,19 +127,35 @@ pub(crate) async fn run_call(
     let mut tl = CallTimeline::new(index, call_id.clone(), ctx.origin, scheduled);
     // Signalling-only calls bind no ports and offer an inactive stream on the discard port
     // (RFC 3264 §5.1: the stream is declared, nothing flows).
-    let sockets = match plan.media {
-        false => None,
-        true => match RtpPair::bind(ctx.local.addr.ip()).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tl.fail(FailureKind::Local, format!("cannot bind RTP ports: {e}"));
-                tl.record.ended_ms = tl.ms(now());
-                send(&mut records, tl.record, cap);
-                return;
-            }
-        },
+    // A call without steps or capture has nothing to react to in its media: the media pacer
+    // sends and receives it (see `pacer`), and this task handles only its signalling.
+    let paced = plan.ivr.is_none();
+    let bound = match plan.media {
+        false => Ok(None),
+        true => RtpPair::bind_std(ctx.local.addr.ip()).map(Some),
     };
-    let rtp_port = sockets.as_ref().map_or(DISCARD_PORT, |s| s.rtp_port);
+    let bound = match bound {
+        Ok(Some((rtp, rtcp, port))) if !paced => {
+            RtpPair::from_std(rtp, rtcp, port).map(|p| (Some(p), None, port))
+        }
+        Ok(Some((rtp, rtcp, port))) => Ok((None, Some((rtp, rtcp)), port)),
+        Ok(None) => Ok((None, None, DISCARD_PORT)),
+        Err(e) => Err(e),
+    };
+    let (sockets, paced_sockets, rtp_port) = match bound {
+        Ok(b) => b,
+        Err(e) => {
+            tl.fail(FailureKind::Local, format!("cannot bind RTP ports: {e}"));
+            tl.record.ended_ms = tl.ms(now());
+            send(&mut records, tl.record, cap);
+            return;
+        }
+    };
+    let local_rtp = match (&sockets, &paced_sockets) {
+        (Some(s), _) => s.rtp.local_addr().ok(),
+        (_, Some((rtp, _))) => rtp.local_addr().ok(),
+        _ => None,
+    };
     let offer = sdp::build_offer(&sdp::OfferParams {
         addr: ctx.local.addr.ip(),
         rtp_port,
@@ -152,6 +182,7 @@ pub(crate) async fn run_call(
                 ..SegmenterConfig::default()
             }),
             inband_dtmf: false,
+            skip_first_voice: false,
         },
     };
     // With steps the caller is silent except when a `talk` step speaks.
@@ -174,15 +205,23 @@ pub(crate) async fn run_call(
     let mut end_changed = Box::pin(end_change(ctx.end.clone()));
     let mut cut = false;
     let start = now();
-    let local_rtp = sockets.as_ref().and_then(|s| s.rtp.local_addr().ok());
     let mut media = MediaLeg {
-        local_rtp,
+        out: Vec::with_capacity(if plan.media && !paced { 1500 } else { 0 }),
         sockets,
-        session: MediaSession::new(media_cfg, start),
-        remote_rtp: None,
-        remote_rtcp: None,
+        core: Arc::new(Mutex::new(MediaCore::new(MediaSession::new(
+            media_cfg, start,
+        )))),
+        paced: paced_sockets.is_some(),
         sending: false,
     };
+    {
+        let mut core = media.core();
+        core.capture = cap.take().map(|c| (c, ctx.origin));
+        core.local_rtp = local_rtp;
+    }
+    if let Some((rtp, rtcp)) = paced_sockets {
+        pacer::pace(&media.core, rtp, rtcp);
+    }
     let mut call = UacCall::new(
         UacConfig {
             target: plan.target.clone(),
@@ -226,8 +265,8 @@ pub(crate) async fn run_call(
                     if let Some(v) = ivr.as_mut() {
                         v.on_sip_sent(&m, at);
                     }
-                    if let Some(c) = cap.as_mut() {
-                        let t = at.saturating_duration_since(ctx.origin);
+                    if let Some((c, origin)) = media.core().capture.as_mut() {
+                        let t = at.saturating_duration_since(*origin);
                         c.push(t, carrier, ctx.local.addr, ctx.target_addr, &bytes);
                     }
                 }
@@ -237,15 +276,16 @@ pub(crate) async fn run_call(
                 }
             }
         }
-        if let Some(at) = media.flush(&mut cap, ctx.origin).await {
+        if let Some(at) = media.flush().await {
             if let Some(v) = ivr.as_mut() {
                 v.on_media_digits_sent(at, now());
             }
         }
         if let Some(v) = ivr.as_mut() {
             let t = now();
-            v.on_media(&mut media.session, t);
-            v.act(&mut call, &mut media.session, t);
+            let mut core = media.core();
+            v.on_media(&mut core.session, t);
+            v.act(&mut call, &mut core.session, t);
         }
 
         while let Some(ev) = call.poll_event() {
@@ -273,12 +313,14 @@ pub(crate) async fn run_call(
                     {
                         Some(Ok(neg)) => {
                             media.apply_remote(&neg);
-                            media.session.set_codec(neg.codec.into());
-                            media.session.set_telephone_event_pt(neg.telephone_event_pt);
+                            let mut core = pacer::lock_media(&media.core);
+                            core.session.set_codec(neg.codec.into());
+                            core.session.set_telephone_event_pt(neg.telephone_event_pt);
                             if plan.media {
-                                media.session.start_sending(t);
+                                core.start_sending(t);
                                 media.sending = true;
                             }
+                            drop(core);
                             match ivr.as_mut() {
                                 Some(v) => v.on_answered(t),
                                 None => hangup_at = Some(t + hold),
@@ -337,15 +379,20 @@ pub(crate) async fn run_call(
                             "cancelled by the end of the run before an answer",
                         );
                     }
+                    if media.paced {
+                        // Count what arrived since the pacer's last visit.
+                        media.core().drain();
+                    }
                     finish(&mut tl, &outcome, &media, plan, &last_transport_error);
                     tl.record.retransmissions_sent = call.retransmissions_sent();
                     tl.record.retransmissions_received = call.retransmissions_received();
                     tl.record.ended_ms = tl.ms(t);
-                    send(&mut records, tl.record.clone(), cap.take());
+                    send(&mut records, tl.record.clone(), media.take_capture());
                     reported = true;
                     media.sending = false;
                     // Free the ports now; the task may linger to absorb SIP retransmissions.
                     media.sockets = None;
+                    media.core().close();
                     drop(permit.take());
                     linger_until = Some(t + ctx.plan.timers.t1 * 64);
                 }
@@ -355,9 +402,8 @@ pub(crate) async fn run_call(
             break;
         }
         let mut deadline = hard_deadline;
-        let media_due = media
-            .sending
-            .then(|| media.session.poll_timeout())
+        let media_due = (media.sending && !media.paced)
+            .then(|| media.core().session.poll_timeout())
             .flatten();
         for d in [
             call.poll_timeout(),
@@ -374,7 +420,6 @@ pub(crate) async fn run_call(
         {
             deadline = deadline.min(d);
         }
-        let coarse = super::timer::coarse_due(ivr.is_none(), media_due, deadline);
         deadline = media_due.map_or(deadline, |m| m.min(deadline));
         if call.has_pending_output() {
             continue;
@@ -382,8 +427,8 @@ pub(crate) async fn run_call(
         tokio::select! {
             input = rx.recv() => match input {
                 Some(CallInput::Message(m, at, raw)) => {
-                    if let Some(c) = cap.as_mut() {
-                        let t = at.saturating_duration_since(ctx.origin);
+                    if let Some((c, origin)) = media.core().capture.as_mut() {
+                        let t = at.saturating_duration_since(*origin);
                         c.push(t, carrier, ctx.target_addr, ctx.local.addr, &raw);
                     }
                     tl.on_received(&m, at);
@@ -403,31 +448,27 @@ pub(crate) async fn run_call(
             r = RtpPair::recv_rtp(&media.sockets, &mut rtp_buf) => {
                 if let Ok((n, from)) = r {
                     let at = now();
-                    if let (Some(c), Some(local)) = (cap.as_mut(), media.local_rtp) {
-                        let t = at.saturating_duration_since(ctx.origin);
-                        c.push_media(t, from, local, &rtp_buf[..n]);
-                    }
+                    let mut core = media.core();
+                    core.capture_media(at, RtpChannel::Rtp, false, from, &rtp_buf[..n]);
                     tl.on_first_rtp(at);
-                    media.session.handle_rtp(&rtp_buf[..n], at);
+                    core.session.handle_rtp(&rtp_buf[..n], at);
                 }
             },
             r = RtpPair::recv_rtcp(&media.sockets, &mut rtcp_buf) => {
                 if let Ok((n, from)) = r {
-                    if let (Some(c), Some(local)) = (cap.as_mut(), media.local_rtp) {
-                        let t = now().saturating_duration_since(ctx.origin);
-                        let local = SocketAddr::new(local.ip(), local.port() + 1);
-                        c.push_media(t, from, local, &rtcp_buf[..n]);
-                    }
-                    media.session.handle_rtcp(&rtcp_buf[..n], now());
+                    let at = now();
+                    let mut core = media.core();
+                    core.capture_media(at, RtpChannel::Rtcp, false, from, &rtcp_buf[..n]);
+                    core.session.handle_rtcp(&rtcp_buf[..n], at);
                 }
             },
-            _ = super::timer::sleep_until_or_coarse(deadline, coarse) => {
+            _ = super::timer::sleep_until(deadline) => {
                 let t = now();
                 if call.poll_timeout().is_some_and(|d| d <= t) {
                     call.handle_timeout(t);
                 }
-                if media.sending {
-                    media.session.handle_timeout(t);
+                if media.sending && !media.paced {
+                    media.core().session.handle_timeout(t);
                 }
                 if let Some(v) = ivr.as_mut() {
                     if v.poll_timeout().is_some_and(|d| d <= t) {
@@ -436,7 +477,7 @@ pub(crate) async fn run_call(
                 }
                 if media_check_at.is_some_and(|d| d <= t) {
                     media_check_at = None;
-                    if media.session.stats().rx_packets == 0 {
+                    if media.core().session.stats().rx_packets == 0 {
                         tl.fail(
                             FailureKind::NoMedia,
                             format!("no RTP within {:?} of the answer", plan.media_timeout),
@@ -474,7 +515,7 @@ pub(crate) async fn run_call(
                     if !reported {
                         tl.fail(FailureKind::Timeout, "call exceeded its overall deadline");
                         tl.record.ended_ms = tl.ms(t);
-                        send(&mut records, tl.record.clone(), cap.take());
+                        send(&mut records, tl.record.clone(), media.take_capture());
                         reported = true;
                     }
                     break;
@@ -485,7 +526,7 @@ pub(crate) async fn run_call(
     if !reported {
         tl.fail(FailureKind::Local, "call task ended before the call did");
         tl.record.ended_ms = tl.ms(now());
-        send(&mut records, tl.record, cap);
+        send(&mut records, tl.record, media.take_capture());
     }
     // What the state machines still want sent (an ACK or BYE queued with the end).
     while let Some(m) = call.poll_transmit() {
@@ -529,7 +570,8 @@ fn finish(
     plan: &super::RunPlan,
     transport_error: &str,
 ) {
-    let stats = media.session.stats();
+    let core = media.core();
+    let stats = core.session.stats();
     if let Some(at) = stats.first_voice_at {
         tl.on_first_voice(at);
     }
@@ -538,7 +580,7 @@ fn finish(
     }
     if tl.record.answered_ms.is_some() || stats.rx_packets > 0 {
         tl.record.media = Some(CallMedia {
-            codec: media.session.codec_name().to_string(),
+            codec: core.session.codec_name().to_string(),
             tx_packets: stats.tx_packets,
             rx_packets: stats.rx_packets,
             rx_lost: stats.lost,

@@ -5,6 +5,7 @@ mod call;
 pub mod dispatch;
 mod ivr;
 mod launch;
+pub mod pacer;
 pub mod record;
 pub mod timer;
 
@@ -392,21 +393,37 @@ pub struct RtpPair {
 impl RtpPair {
     /// Binds an even/odd pair on `ip`.
     pub async fn bind(ip: IpAddr) -> std::io::Result<RtpPair> {
+        let (rtp, rtcp, rtp_port) = Self::bind_std(ip)?;
+        Self::from_std(rtp, rtcp, rtp_port)
+    }
+
+    /// Registers a pair from [`bind_std`](Self::bind_std) with the event loop.
+    pub fn from_std(
+        rtp: std::net::UdpSocket,
+        rtcp: std::net::UdpSocket,
+        rtp_port: u16,
+    ) -> std::io::Result<RtpPair> {
+        Ok(RtpPair {
+            rtp: UdpSocket::from_std(rtp)?,
+            rtcp: UdpSocket::from_std(rtcp)?,
+            rtp_port,
+        })
+    }
+
+    /// Binds an even/odd pair on `ip` as non-blocking std sockets (for the media pacer, which
+    /// reads them outside the event loop): RTP socket, RTCP socket, RTP port.
+    pub fn bind_std(
+        ip: IpAddr,
+    ) -> std::io::Result<(std::net::UdpSocket, std::net::UdpSocket, u16)> {
         let mut last = None;
         for _ in 0..64 {
-            let rtp = transport::bind_udp(SocketAddr::new(ip, 0))?;
+            let rtp = transport::bind_udp_std(SocketAddr::new(ip, 0))?;
             let port = rtp.local_addr()?.port();
             if port % 2 != 0 || port == u16::MAX {
                 continue;
             }
-            match transport::bind_udp(SocketAddr::new(ip, port + 1)) {
-                Ok(rtcp) => {
-                    return Ok(RtpPair {
-                        rtp,
-                        rtcp,
-                        rtp_port: port,
-                    })
-                }
+            match transport::bind_udp_std(SocketAddr::new(ip, port + 1)) {
+                Ok(rtcp) => return Ok((rtp, rtcp, port)),
                 Err(e) => last = Some(e),
             }
         }

@@ -133,26 +133,6 @@ pub struct Sleep {
     started: bool,
 }
 
-/// Waits until `deadline` on precise time, or on tokio's millisecond timer when `coarse`
-/// (see [`coarse_due`]).
-pub async fn sleep_until_or_coarse(deadline: Instant, coarse: bool) {
-    match coarse {
-        true => tokio::time::sleep_until(deadline.into()).await,
-        false => sleep_until(deadline).await,
-    }
-}
-
-/// Whether a call may wait for `media` (its next RTP packet time) on tokio's millisecond
-/// timer: a plain media call (`plain`: no IVR timing hangs on its packets) whose next other
-/// deadline, `other`, is at least [`PRECISE_WINDOW`] later. The 20 ms packet clock of a phone
-/// is paced no finer; the precise timer would wake the call twice per packet (once on tokio's
-/// timer, once from its own thread, a cross-thread hand-off), which at a thousand calls was a
-/// third of the harness's CPU. A send up to 1 ms late shows as send jitter at the far end, never
-/// in what the call measures (receive times are read at the socket, send times at the send).
-pub fn coarse_due(plain: bool, media: Option<Instant>, other: Instant) -> bool {
-    plain && media.is_some_and(|m| m + PRECISE_WINDOW <= other)
-}
-
 /// Completes at `deadline`, within about 0.1 ms (tokio's timer is the fallback).
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {

@@ -132,6 +132,11 @@ impl Playout {
     /// Fills the next frame; returns the mark that went out in it, if any.
     pub fn fill(&mut self, out: &mut [i16; SAMPLES_PER_PACKET]) -> Option<PlayoutMark> {
         self.background.next_frame(out);
+        if self.active.is_none() && self.queued.is_empty() {
+            // Only the background plays (every frame of a call without IVR).
+            self.next += SAMPLES_PER_PACKET as u64;
+            return None;
+        }
         let mut mark = None;
         let first = self.next;
         for (i, sample) in out.iter_mut().enumerate() {

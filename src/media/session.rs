@@ -72,6 +72,9 @@ pub struct ListenConfig {
     pub prompts: Option<SegmenterConfig>,
     /// Detect in-band DTMF tones (Goertzel, after decoding).
     pub inband_dtmf: bool,
+    /// Do not look for the first voice (a far end that never asks when voice began: the
+    /// detector would otherwise decode every packet of a silent caller).
+    pub skip_first_voice: bool,
 }
 
 /// How a received digit came.
@@ -273,6 +276,7 @@ pub struct MediaSession {
     rx_dtmf: Rfc4733Receiver,
     segmenter: Option<PromptSegmenter>,
     inband: Option<DtmfDetector>,
+    skip_first_voice: bool,
     /// Samples pushed to the detectors so far, and where recent packets began (sample, arrival).
     rx_samples: u64,
     rx_marks: VecDeque<(u64, Instant)>,
@@ -337,6 +341,7 @@ impl MediaSession {
                 .listen
                 .inband_dtmf
                 .then(|| DtmfDetector::new(Default::default())),
+            skip_first_voice: config.listen.skip_first_voice,
             rx_samples: 0,
             first_segment_at: None,
             rx_next_at: None,
@@ -481,7 +486,8 @@ impl MediaSession {
             return;
         }
         let listening = self.segmenter.is_some() || self.inband.is_some();
-        if self.voice.onset_index().is_some() && !listening {
+        let want_voice = !self.skip_first_voice && self.voice.onset_index().is_none();
+        if !want_voice && !listening {
             return;
         }
         // The packet's first sample is taken to be played when it arrived.
@@ -489,7 +495,7 @@ impl MediaSession {
         for chunk in received.header.payload.chunks(SAMPLES_PER_PACKET) {
             let n = codec.decode_frame(chunk, &mut self.pcm);
             let at = now + samples_to_duration(offset);
-            if self.voice.onset_index().is_none() {
+            if want_voice && self.voice.onset_index().is_none() {
                 self.voice.push(&self.pcm[..n], at);
             }
             if listening {
@@ -1305,6 +1311,43 @@ mod tests {
         assert!(s.poll_timeout().unwrap() > first);
     }
 
+    /// A receiver told not to look for voice counts the packets but finds no voice; the
+    /// same stream to a default receiver has its onset at the prompt's 100 ms.
+    #[test]
+    fn skip_first_voice_counts_packets_without_detecting() {
+        let t0 = base();
+        let mk = |skip| {
+            MediaSession::new(
+                MediaConfig {
+                    listen: ListenConfig {
+                        skip_first_voice: skip,
+                        ..ListenConfig::default()
+                    },
+                    ..MediaConfig::new(Codec::Pcmu, AudioSource::silence())
+                },
+                t0,
+            )
+        };
+        let (mut skipping, mut listening) = (mk(true), mk(false));
+        let mut tx = MediaSession::new(MediaConfig::new(Codec::Pcmu, prompt(4000, 800)), t0);
+        tx.start_sending(t0);
+        for i in 0..25u32 {
+            let t = t0 + PACKET_DURATION * i;
+            tx.handle_timeout(t);
+            while let Some(m) = tx.poll_transmit() {
+                if m.channel == RtpChannel::Rtp {
+                    let d = tx.transmit_buf(&m).to_vec();
+                    skipping.handle_rtp(&d, t);
+                    listening.handle_rtp(&d, t);
+                }
+            }
+        }
+        assert_eq!(skipping.stats().rx_packets, 25);
+        assert_eq!(skipping.stats().first_voice_at, None);
+        let onset = listening.stats().first_voice_at.expect("voice heard");
+        assert_eq!(onset.duration_since(t0), Duration::from_millis(100));
+    }
+
     #[test]
     fn a_far_end_that_stops_sending_ends_the_prompt() {
         let t0 = base();
@@ -1312,7 +1355,7 @@ mod tests {
             MediaConfig {
                 listen: ListenConfig {
                     prompts: Some(SegmenterConfig::default()),
-                    inband_dtmf: false,
+                    ..ListenConfig::default()
                 },
                 ..MediaConfig::new(Codec::Pcmu, AudioSource::silence())
             },

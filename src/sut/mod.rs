@@ -7,6 +7,7 @@ pub mod config;
 pub mod ivr;
 
 use crate::engine::dispatch::{self, CallInput, NewRequest, Routes};
+use crate::engine::pacer::{self, MediaCore, SharedMedia};
 use crate::engine::RtpPair;
 use crate::media::{AudioSource, MediaConfig, MediaSession, RtpChannel};
 use crate::sip::auth;
@@ -337,14 +338,17 @@ fn pick_fault(cfg: &SutConfig, rng: &mut StdRng) -> Fault {
 }
 
 struct Media {
-    /// Closed when the call ends; the task may linger for SIP retransmissions.
+    /// The task's own sockets (calls with an IVR, which reacts to their digits); closed when
+    /// the call ends, while the task may linger for SIP retransmissions.
     sockets: Option<RtpPair>,
-    session: MediaSession,
-    remote_rtp: SocketAddr,
-    remote_rtcp: SocketAddr,
+    /// The session and where it sends; shared with the media pacer when paced.
+    core: SharedMedia,
+    /// The media pacer sends and receives (a call without IVR: it plays the prompt on its
+    /// 20 ms clock and nothing it hears changes what it does).
+    paced: bool,
     started: bool,
-    /// When the prompt of a call without IVR has played out (silence follows).
-    prompt_end: Option<Instant>,
+    /// The datagram being sent by the task.
+    out: Vec<u8>,
 }
 
 async fn send_all(ctx: &SutContext, leg: &mut UasCall, to: SocketAddr) {
@@ -485,13 +489,18 @@ async fn incoming_call(
 
     loop {
         send_all(&ctx, &mut leg, from).await;
-        while let Some(t) = media.session.poll_transmit() {
-            let Some(pair) = &media.sockets else { continue };
-            let (sock, to) = match t.channel {
-                RtpChannel::Rtp => (&pair.rtp, media.remote_rtp),
-                RtpChannel::Rtcp => (&pair.rtcp, media.remote_rtcp),
+        while !media.paced {
+            // The lock goes before the send (the guard is not held across the await).
+            let next = lock(&media.core).next_datagram(&mut media.out);
+            let Some((t, to)) = next else { break };
+            let (Some(pair), Some(to)) = (&media.sockets, to) else {
+                continue;
             };
-            let _ = sock.send_to(media.session.transmit_buf(&t), to).await;
+            let sock = match t.channel {
+                RtpChannel::Rtp => &pair.rtp,
+                RtpChannel::Rtcp => &pair.rtcp,
+            };
+            let _ = sock.send_to(&media.out, to).await;
         }
         if let Some(call) = ivr.as_mut() {
             if drive_ivr(&ctx, call, &mut media, &mut hangup_at, seq, &agent_tx) {
@@ -532,6 +541,7 @@ async fn incoming_call(
                     lock(&ctx.waiters).remove(&seq);
                     media.started = false;
                     media.sockets = None;
+                    lock(&media.core).close();
                     trunk.take();
                     let counter = match o {
                         UasOutcome::CallerHangup => &c.caller_hangups,
@@ -552,9 +562,8 @@ async fn incoming_call(
             continue;
         }
         let mut deadline = max_ring;
-        let media_due = media
-            .started
-            .then(|| media.session.poll_timeout())
+        let media_due = (media.started && !media.paced)
+            .then(|| lock(&media.core).session.poll_timeout())
             .flatten();
         for d in [
             leg.poll_timeout(),
@@ -571,14 +580,6 @@ async fn incoming_call(
         {
             deadline = deadline.min(d);
         }
-        // The prompt is the ground truth callcert's delays are checked against: it plays on
-        // precise time; the silence after it may tick on the coarse timer.
-        let plain = ivr.is_none()
-            && media
-                .prompt_end
-                .zip(media_due)
-                .is_some_and(|(end, due)| due >= end);
-        let coarse = crate::engine::timer::coarse_due(plain, media_due, deadline);
         deadline = media_due.map_or(deadline, |m| m.min(deadline));
         tokio::select! {
             input = rx.recv() => match input {
@@ -595,18 +596,18 @@ async fn incoming_call(
                 }
             },
             r = RtpPair::recv_rtp(&media.sockets, &mut rtp_buf) => {
-                if let Ok((n, _)) = r { media.session.handle_rtp(&rtp_buf[..n], now()); }
+                if let Ok((n, _)) = r { lock(&media.core).session.handle_rtp(&rtp_buf[..n], now()); }
             },
             r = RtpPair::recv_rtcp(&media.sockets, &mut rtcp_buf) => {
-                if let Ok((n, _)) = r { media.session.handle_rtcp(&rtcp_buf[..n], now()); }
+                if let Ok((n, _)) = r { lock(&media.core).session.handle_rtcp(&rtcp_buf[..n], now()); }
             },
-            _ = crate::engine::timer::sleep_until_or_coarse(deadline, coarse) => {
+            _ = crate::engine::timer::sleep_until(deadline) => {
                 let t = now();
                 if leg.poll_timeout().is_some_and(|d| d <= t) {
                     leg.handle_timeout(t);
                 }
-                if media.started {
-                    media.session.handle_timeout(t);
+                if media.started && !media.paced {
+                    lock(&media.core).session.handle_timeout(t);
                 }
                 if let Some(call) = ivr.as_mut() {
                     if call.poll_timeout().is_some_and(|d| d <= t) {
@@ -628,7 +629,7 @@ async fn incoming_call(
                     c.answered.fetch_add(1, Ordering::Relaxed);
                     leg.answer(&answer_sdp, t);
                     if let Some(call) = ivr.as_mut() {
-                        media.session.start_sending(t);
+                        lock(&media.core).start_sending(t);
                         media.started = true;
                         call.on_answered(t);
                     } else if !media.started {
@@ -676,7 +677,9 @@ fn drive_ivr(
 ) -> bool {
     let mut reinvite = false;
     use crate::media::session::MediaEvent;
-    while let Some(e) = media.session.poll_event() {
+    let mut core = lock(&media.core);
+    let session = &mut core.session;
+    while let Some(e) = session.poll_event() {
         match e {
             MediaEvent::DtmfStarted { digit, at, .. } => call.on_digit_started(digit, at),
             MediaEvent::Dtmf { digit, end, via } => {
@@ -705,9 +708,9 @@ fn drive_ivr(
                     let n = (skip.as_nanos() * 8000 / 1_000_000_000) as usize;
                     AudioSource::from_samples(audio.samples().get(n..).unwrap_or(&[]).to_vec())
                 };
-                media.session.play(audio, start_at, false);
+                session.play(audio, start_at, false);
             }
-            IvrAction::StopPlaying { at } => media.session.stop_playing(at),
+            IvrAction::StopPlaying { at } => session.stop_playing(at),
             IvrAction::QueueForAgent { queue, at } => {
                 let got = lock(&ctx.pools)
                     .get_mut(&queue)
@@ -753,9 +756,8 @@ fn start_prompt(
     cfg: &SutConfig,
     prompt: &AudioSource,
 ) {
-    media.session.start_sending(t);
+    lock(&media.core).start_sending(t);
     media.started = true;
-    media.prompt_end = Some(t + prompt.duration());
     if cfg.after_prompt == AfterPrompt::Hangup {
         *hangup_at = Some(t + prompt.duration() + Duration::from_millis(200));
     }
@@ -769,9 +771,9 @@ async fn prepare_media(
 ) -> Result<(Media, Vec<u8>), u16> {
     let invite = leg.invite();
     let offer = sdp::parse_sdp(&invite.body).map_err(|_| 488u16)?;
-    let sockets = RtpPair::bind(local.addr.ip()).await.map_err(|_| 500u16)?;
-    let ans = sdp::answer(&offer, &ctx.cfg.codecs, local.addr.ip(), sockets.rtp_port)
-        .map_err(|_| 488u16)?;
+    let (rtp, rtcp, rtp_port) = RtpPair::bind_std(local.addr.ip()).map_err(|_| 500u16)?;
+    let ans =
+        sdp::answer(&offer, &ctx.cfg.codecs, local.addr.ip(), rtp_port).map_err(|_| 488u16)?;
     let remote = ans.negotiated.remote;
     let session = MediaSession::new(
         MediaConfig {
@@ -789,18 +791,30 @@ async fn prepare_media(
             listen: crate::media::session::ListenConfig {
                 prompts: None,
                 inband_dtmf: ctx.cfg.ivr.is_some(),
+                skip_first_voice: true,
             },
         },
         now(),
     );
+    let mut core = MediaCore::new(session);
+    core.remote_rtp = Some(remote);
+    core.remote_rtcp = Some(SocketAddr::new(remote.ip(), remote.port().wrapping_add(1)));
+    let core = Arc::new(Mutex::new(core));
+    let paced = ctx.cfg.ivr.is_none();
+    let sockets = match paced {
+        true => {
+            pacer::pace(&core, rtp, rtcp);
+            None
+        }
+        false => Some(RtpPair::from_std(rtp, rtcp, rtp_port).map_err(|_| 500u16)?),
+    };
     Ok((
         Media {
-            sockets: Some(sockets),
-            session,
-            remote_rtp: remote,
-            remote_rtcp: SocketAddr::new(remote.ip(), remote.port().wrapping_add(1)),
+            sockets,
+            core,
+            paced,
             started: false,
-            prompt_end: None,
+            out: Vec::with_capacity(if paced { 0 } else { 1500 }),
         },
         ans.sdp,
     ))

@@ -229,6 +229,11 @@ impl SipSocket {
 
 /// Binds a UDP socket with a large receive buffer (bursts of thousands of calls per second).
 pub fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    UdpSocket::from_std(bind_udp_std(addr)?)
+}
+
+/// [`bind_udp`] without the event loop: a bound, non-blocking std socket.
+pub fn bind_udp_std(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let domain = if addr.is_ipv6() {
         socket2::Domain::IPV6
     } else {
@@ -239,7 +244,7 @@ pub fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     let _ = s.set_send_buffer_size(8 * 1024 * 1024);
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
-    UdpSocket::from_std(s.into())
+    Ok(s.into())
 }
 
 async fn udp_recv_loop(sock: Arc<UdpSocket>, tx: mpsc::Sender<TransportNotice>) {
