@@ -264,13 +264,28 @@ pub fn pace(media: &SharedMedia, rtp: UdpSocket, rtcp: UdpSocket) {
     let pacers = pacers();
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let p = &pacers[NEXT.fetch_add(1, Ordering::Relaxed) % pacers.len()];
-    lock(&p.incoming).push(media.clone());
-    p.wake.notify_one();
+    let mut incoming = lock(&p.incoming);
+    incoming.calls.push(media.clone());
+    // A pacer serving calls picks the new one up at its next pass (within MAX_IDLE, before
+    // the call's second packet is due: the first leaves from `start_sending`). Waking it now
+    // would preempt the launching thread with a whole pass of other calls' media.
+    if incoming.idle {
+        incoming.idle = false;
+        p.wake.notify_one();
+    }
 }
 
 struct Pacer {
-    incoming: Mutex<Vec<SharedMedia>>,
+    incoming: Mutex<Incoming>,
     wake: Condvar,
+}
+
+#[derive(Default)]
+struct Incoming {
+    /// Calls handed over since the last pass.
+    calls: Vec<SharedMedia>,
+    /// The pacer serves no call and waits for one.
+    idle: bool,
 }
 
 /// One pacer per four CPUs (at least one): a pacer serves a few thousand calls on one core.
@@ -282,7 +297,7 @@ fn pacers() -> &'static [Arc<Pacer>] {
         (0..n)
             .map(|i| {
                 let p = Arc::new(Pacer {
-                    incoming: Mutex::new(Vec::new()),
+                    incoming: Mutex::new(Incoming::default()),
                     wake: Condvar::new(),
                 });
                 let q = p.clone();
@@ -308,9 +323,6 @@ fn run(p: &Pacer) {
         {
             let mut incoming = lock(&p.incoming);
             loop {
-                if !incoming.is_empty() {
-                    break;
-                }
                 let slack = if due.len() > COALESCE_ABOVE {
                     COALESCE
                 } else {
@@ -326,14 +338,17 @@ fn run(p: &Pacer) {
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .0
                     }
-                    None => p
-                        .wake
-                        .wait(incoming)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    None if !incoming.calls.is_empty() => break,
+                    None => {
+                        incoming.idle = true;
+                        p.wake
+                            .wait(incoming)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    }
                 };
             }
             let t = now();
-            for m in incoming.drain(..) {
+            for m in incoming.calls.drain(..) {
                 let i = match free.pop() {
                     Some(i) => {
                         calls[i] = Some(m);
