@@ -58,14 +58,14 @@ impl MediaLeg {
             let next = pacer::lock_media(&self.core).next_datagram(&mut self.out);
             let Some((t, to)) = next else { break };
             let Some(pair) = &self.sockets else { continue };
-            let sock = match t.channel {
-                RtpChannel::Rtp => &pair.rtp,
-                RtpChannel::Rtcp => &pair.rtcp,
-            };
+            let sock = pair.socket(t.channel);
             if let Some(to) = to {
                 let data = &self.out[..];
                 let before = now();
-                let _ = sock.send_to(data, to).await;
+                let sent_ok = sock.send_to(data, to).await.is_ok();
+                if !sent_ok && t.channel == RtpChannel::Rtp {
+                    self.core().rtp_send_failed += 1;
+                }
                 if let Some(TxMark::DtmfDone { offset }) = t.mark {
                     // Stamped like SIP sends: the midpoint of the clock reads around the call.
                     let after = now();
@@ -220,7 +220,14 @@ pub(crate) async fn run_call(
         core.local_rtp = local_rtp;
     }
     if let Some((rtp, rtcp)) = paced_sockets {
-        pacer::pace(&media.core, rtp, rtcp);
+        if let Err((rtp, rtcp)) = pacer::pace(&media.core, rtp, rtcp) {
+            // No pacer thread: this task serves the call's media, packet by packet.
+            media.paced = false;
+            match RtpPair::from_std(rtp, rtcp, rtp_port) {
+                Ok(p) => media.sockets = Some(p),
+                Err(e) => tracing::warn!("call {index}: cannot register its RTP sockets: {e}"),
+            }
+        }
     }
     let mut call = UacCall::new(
         UacConfig {
@@ -581,7 +588,8 @@ fn finish(
     if tl.record.answered_ms.is_some() || stats.rx_packets > 0 {
         tl.record.media = Some(CallMedia {
             codec: core.session.codec_name().to_string(),
-            tx_packets: stats.tx_packets,
+            // Only what reached the wire counts as sent.
+            tx_packets: stats.tx_packets.saturating_sub(core.rtp_send_failed),
             rx_packets: stats.rx_packets,
             rx_lost: stats.lost,
             rx_jitter_ms: stats.jitter_ms,

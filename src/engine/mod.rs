@@ -432,6 +432,14 @@ impl RtpPair {
 }
 
 impl RtpPair {
+    /// The socket a datagram for `channel` goes out on.
+    pub fn socket(&self, channel: crate::media::RtpChannel) -> &UdpSocket {
+        match channel {
+            crate::media::RtpChannel::Rtp => &self.rtp,
+            crate::media::RtpChannel::Rtcp => &self.rtcp,
+        }
+    }
+
     /// Receives on the RTP socket (`None`: never completes — the pair was closed).
     pub async fn recv_rtp(
         pair: &Option<RtpPair>,

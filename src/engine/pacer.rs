@@ -81,6 +81,9 @@ pub struct MediaCore {
     pub capture: Option<(CallCapture, Instant)>,
     /// The RTP socket's address, for captured media.
     pub local_rtp: Option<SocketAddr>,
+    /// RTP packets the session made that the socket refused (full send buffer, unreachable
+    /// network): not on the wire, so not counted as sent in the call's record.
+    pub rtp_send_failed: u64,
     /// The sockets, while the pacer serves the call.
     sockets: Option<Sockets>,
     visits: u32,
@@ -104,6 +107,7 @@ impl MediaCore {
             remote_rtcp: None,
             capture: None,
             local_rtp: None,
+            rtp_send_failed: 0,
             sockets: None,
             visits: 0,
         }
@@ -198,9 +202,11 @@ impl MediaCore {
             };
             if let Some(to) = to {
                 // A full send buffer drops the packet, as a congested link would; the far end
-                // counts it lost.
+                // counts it lost, and the record does not count it sent.
                 let data = self.session.transmit_buf(&tx);
-                let _ = sock.send_to(data, to);
+                if sock.send_to(data, to).is_err() && tx.channel == RtpChannel::Rtp {
+                    self.rtp_send_failed += 1;
+                }
                 capture_into(
                     &mut self.capture,
                     self.local_rtp,
@@ -266,11 +272,24 @@ fn capture_into(
 
 /// Hands a call's media to a pacer: from now on the pacer reads `rtp` and `rtcp` (bound,
 /// non-blocking, never registered with an event loop) and sends what the session has due.
-pub fn pace(media: &SharedMedia, rtp: UdpSocket, rtcp: UdpSocket) {
+///
+/// When no pacer thread could be started, the sockets come back (the caller then serves the
+/// call's media itself).
+pub fn pace(
+    media: &SharedMedia,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+) -> Result<(), (UdpSocket, UdpSocket)> {
+    let pacers = match pacers() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("{e}; calls serve their own media");
+            return Err((rtp, rtcp));
+        }
+    };
     enable_rx_timestamps(&rtp);
     enable_rx_timestamps(&rtcp);
     lock(media).sockets = Some(Sockets { rtp, rtcp });
-    let pacers = pacers();
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let p = &pacers[NEXT.fetch_add(1, Ordering::Relaxed) % pacers.len()];
     let mut incoming = lock(&p.incoming);
@@ -282,6 +301,7 @@ pub fn pace(media: &SharedMedia, rtp: UdpSocket, rtcp: UdpSocket) {
         incoming.idle = false;
         p.wake.notify_one();
     }
+    Ok(())
 }
 
 struct Pacer {
@@ -298,9 +318,9 @@ struct Incoming {
 }
 
 /// One pacer per four CPUs (at least one): a pacer serves a few thousand calls on one core.
-fn pacers() -> &'static [Arc<Pacer>] {
-    static PACERS: OnceLock<Vec<Arc<Pacer>>> = OnceLock::new();
-    PACERS.get_or_init(|| {
+fn pacers() -> Result<&'static [Arc<Pacer>], &'static str> {
+    static PACERS: OnceLock<Result<Vec<Arc<Pacer>>, String>> = OnceLock::new();
+    let pacers = PACERS.get_or_init(|| {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let n = cpus.div_ceil(4).max(1);
         (0..n)
@@ -310,17 +330,15 @@ fn pacers() -> &'static [Arc<Pacer>] {
                     wake: Condvar::new(),
                 });
                 let q = p.clone();
-                if let Err(e) = std::thread::Builder::new()
+                std::thread::Builder::new()
                     .name(format!("callcert-media-{i}"))
                     .spawn(move || run(&q))
-                {
-                    // Without the thread no paced call would send: this process cannot run.
-                    panic!("cannot start the media pacer thread: {e}");
-                }
-                p
+                    .map_err(|e| format!("cannot start the media pacer thread: {e}"))?;
+                Ok(p)
             })
             .collect()
-    })
+    });
+    pacers.as_deref().map_err(String::as_str)
 }
 
 fn run(p: &Pacer) {
@@ -658,7 +676,7 @@ mod tests {
         let far = bound();
         enable_rx_timestamps(&far);
         lock(&m).remote_rtp = Some(far.local_addr().unwrap());
-        pace(&m, bound(), bound());
+        pace(&m, bound(), bound()).unwrap();
         // The pacer has visited and will not be back for up to MAX_IDLE.
         std::thread::sleep(Duration::from_millis(7));
         let start = Instant::now();
@@ -669,6 +687,22 @@ mod tests {
         assert_eq!(got.len(), 1, "the first packet is on the wire at once");
         assert!(got[0].saturating_duration_since(start) < Duration::from_millis(1));
         lock(&m).close();
+    }
+
+    /// A packet the socket refuses is not counted as sent (here: an IPv6 destination for an
+    /// IPv4 socket).
+    #[test]
+    fn a_refused_send_is_counted() {
+        let t0 = Instant::now();
+        let cfg = MediaConfig::new(Codec::Pcmu, AudioSource::silence());
+        let m = Arc::new(Mutex::new(MediaCore::new(MediaSession::new(cfg, t0))));
+        lock(&m).remote_rtp = Some("[::1]:9".parse().unwrap());
+        pace(&m, bound(), bound()).unwrap();
+        let mut g = lock(&m);
+        g.start_sending(Instant::now());
+        assert_eq!(g.session.stats().tx_packets, 1);
+        assert_eq!(g.rtp_send_failed, 1);
+        g.close();
     }
 
     /// Two paced sessions talk to each other: each sends on its 20 ms clock and counts what
@@ -689,8 +723,8 @@ mod tests {
             g.remote_rtcp = Some(rtcp.local_addr().unwrap());
             g.session.start_sending(Instant::now());
         }
-        pace(&a, a_rtp, a_rtcp);
-        pace(&b, b_rtp, b_rtcp);
+        pace(&a, a_rtp, a_rtcp).unwrap();
+        pace(&b, b_rtp, b_rtcp).unwrap();
         std::thread::sleep(Duration::from_millis(500));
         for m in [&a, &b] {
             let mut g = lock(m);

@@ -9,7 +9,7 @@ pub mod ivr;
 use crate::engine::dispatch::{self, CallInput, NewRequest, Routes};
 use crate::engine::pacer::{self, MediaCore, SharedMedia};
 use crate::engine::RtpPair;
-use crate::media::{AudioSource, MediaConfig, MediaSession, RtpChannel};
+use crate::media::{AudioSource, MediaConfig, MediaSession};
 use crate::sip::auth;
 use crate::sip::dialog::{LocalEndpoint, UasCall, UasEvent, UasOutcome};
 use crate::sip::message::{self, build_response, top_via_branch};
@@ -496,11 +496,7 @@ async fn incoming_call(
             let (Some(pair), Some(to)) = (&media.sockets, to) else {
                 continue;
             };
-            let sock = match t.channel {
-                RtpChannel::Rtp => &pair.rtp,
-                RtpChannel::Rtcp => &pair.rtcp,
-            };
-            let _ = sock.send_to(&media.out, to).await;
+            let _ = pair.socket(t.channel).send_to(&media.out, to).await;
         }
         if let Some(call) = ivr.as_mut() {
             if drive_ivr(&ctx, call, &mut media, &mut hangup_at, seq, &agent_tx) {
@@ -800,13 +796,18 @@ async fn prepare_media(
     core.remote_rtp = Some(remote);
     core.remote_rtcp = Some(SocketAddr::new(remote.ip(), remote.port().wrapping_add(1)));
     let core = Arc::new(Mutex::new(core));
-    let paced = ctx.cfg.ivr.is_none();
-    let sockets = match paced {
-        true => {
-            pacer::pace(&core, rtp, rtcp);
-            None
-        }
-        false => Some(RtpPair::from_std(rtp, rtcp, rtp_port).map_err(|_| 500u16)?),
+    // Calls with an IVR react to what they hear: their task serves their media. So do all
+    // calls if the pacer thread could not start.
+    let (paced, sockets) = match ctx.cfg.ivr.is_none() {
+        true => match pacer::pace(&core, rtp, rtcp) {
+            Ok(()) => (true, None),
+            Err((rtp, rtcp)) => (false, Some((rtp, rtcp))),
+        },
+        false => (false, Some((rtp, rtcp))),
+    };
+    let sockets = match sockets {
+        Some((rtp, rtcp)) => Some(RtpPair::from_std(rtp, rtcp, rtp_port).map_err(|_| 500u16)?),
+        None => None,
     };
     Ok((
         Media {
