@@ -243,13 +243,11 @@ fn failed_calls_are_captured_in_a_pcap_tshark_reads() {
     assert_eq!(distinct.len(), 2);
 }
 
-/// A plain call's media, sent and received by the media pacer, lands in the capture with its
-/// SIP: tshark decodes the RTP of both directions, and the RTP count matches the call record.
-#[test]
-fn captured_calls_carry_their_rtp_both_ways() {
-    let dir = tempfile::tempdir().unwrap();
+/// A reference call center that rings and answers within 10 ms each and keeps the call up
+/// until the caller hangs up; its config is written into `dir`.
+fn quick_sut(dir: &std::path::Path) -> (Proc, u16) {
     let port = free_port();
-    let cfg = dir.path().join("sut.yaml");
+    let cfg = dir.join("sut.yaml");
     std::fs::write(
         &cfg,
         format!(
@@ -257,7 +255,15 @@ fn captured_calls_carry_their_rtp_both_ways() {
         ),
     )
     .unwrap();
-    let mut sut = start_sut(&cfg, port);
+    (start_sut(&cfg, port), port)
+}
+
+/// A plain call's media, sent and received by the media pacer, lands in the capture with its
+/// SIP: tshark decodes the RTP of both directions, and the RTP count matches the call record.
+#[test]
+fn captured_calls_carry_their_rtp_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sut, port) = quick_sut(dir.path());
     let scenario = dir.path().join("cap.yaml");
     std::fs::write(
         &scenario,
@@ -350,16 +356,7 @@ fn a_harness_failure_exits_1() {
 #[test]
 fn a_killed_run_keeps_every_ended_call() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let cfg = dir.path().join("sut.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "listen: 127.0.0.1:{port}\nring_delay: 10ms\nanswer_delay: 10ms\nafter_prompt: keep\n"
-        ),
-    )
-    .unwrap();
-    let mut sut = start_sut(&cfg, port);
+    let (mut sut, port) = quick_sut(dir.path());
     let scenario = dir.path().join("long.yaml");
     std::fs::write(
         &scenario,

@@ -1311,6 +1311,27 @@ mod tests {
         assert!(s.poll_timeout().unwrap() > first);
     }
 
+    /// Sends `packets` RTP packets of `audio` from `t0` on the 20 ms clock, each delivered at
+    /// its send time.
+    fn send_rtp(
+        audio: AudioSource,
+        t0: Instant,
+        packets: u32,
+        mut deliver: impl FnMut(&[u8], Instant),
+    ) {
+        let mut tx = MediaSession::new(MediaConfig::new(Codec::Pcmu, audio), t0);
+        tx.start_sending(t0);
+        for i in 0..packets {
+            let t = t0 + PACKET_DURATION * i;
+            tx.handle_timeout(t);
+            while let Some(m) = tx.poll_transmit() {
+                if m.channel == RtpChannel::Rtp {
+                    deliver(tx.transmit_buf(&m), t);
+                }
+            }
+        }
+    }
+
     /// A receiver told not to look for voice counts the packets but finds no voice; the
     /// same stream to a default receiver has its onset at the prompt's 100 ms.
     #[test]
@@ -1329,19 +1350,10 @@ mod tests {
             )
         };
         let (mut skipping, mut listening) = (mk(true), mk(false));
-        let mut tx = MediaSession::new(MediaConfig::new(Codec::Pcmu, prompt(4000, 800)), t0);
-        tx.start_sending(t0);
-        for i in 0..25u32 {
-            let t = t0 + PACKET_DURATION * i;
-            tx.handle_timeout(t);
-            while let Some(m) = tx.poll_transmit() {
-                if m.channel == RtpChannel::Rtp {
-                    let d = tx.transmit_buf(&m).to_vec();
-                    skipping.handle_rtp(&d, t);
-                    listening.handle_rtp(&d, t);
-                }
-            }
-        }
+        send_rtp(prompt(4000, 800), t0, 25, |d, t| {
+            skipping.handle_rtp(d, t);
+            listening.handle_rtp(d, t);
+        });
         assert_eq!(skipping.stats().rx_packets, 25);
         assert_eq!(skipping.stats().first_voice_at, None);
         let onset = listening.stats().first_voice_at.expect("voice heard");
@@ -1361,18 +1373,7 @@ mod tests {
             },
             t0,
         );
-        let mut tx = MediaSession::new(MediaConfig::new(Codec::Pcmu, prompt(8000, 800)), t0);
-        tx.start_sending(t0);
-        for i in 0..50u32 {
-            let t = t0 + PACKET_DURATION * i;
-            tx.handle_timeout(t);
-            while let Some(m) = tx.poll_transmit() {
-                if m.channel == RtpChannel::Rtp {
-                    let d = tx.transmit_buf(&m).to_vec();
-                    rx.handle_rtp(&d, t);
-                }
-            }
-        }
+        send_rtp(prompt(8000, 800), t0, 50, |d, t| rx.handle_rtp(d, t));
         // The far end stops sending after 1 s; only the session's own wake-ups go on.
         let mut events = Vec::new();
         let mut now = t0 + Duration::from_secs(1);
