@@ -619,6 +619,7 @@ fn recv_batch(
 mod tests {
     #![allow(clippy::disallowed_methods)]
     use super::*;
+    use crate::media::rtp::PACKET_DURATION as PACKET;
     use crate::media::{AudioSource, Codec, MediaConfig};
 
     fn bound() -> UdpSocket {
@@ -702,6 +703,43 @@ mod tests {
         g.start_sending(Instant::now());
         assert_eq!(g.session.stats().tx_packets, 1);
         assert_eq!(g.rtp_send_failed, 1);
+        g.close();
+    }
+
+    /// Garbage from the far end on the RTP and RTCP ports is counted malformed, never a panic,
+    /// and the valid packets around it still count.
+    #[test]
+    fn malformed_datagrams_are_counted() {
+        let t0 = Instant::now();
+        let cfg = MediaConfig::new(Codec::Pcmu, AudioSource::silence());
+        let m = Arc::new(Mutex::new(MediaCore::new(MediaSession::new(cfg, t0))));
+        let (rtp, rtcp) = (bound(), bound());
+        let (rtp_addr, rtcp_addr) = (rtp.local_addr().unwrap(), rtcp.local_addr().unwrap());
+        pace(&m, rtp, rtcp).unwrap();
+        let far = bound();
+        let mut tx = MediaSession::new(MediaConfig::new(Codec::Pcmu, AudioSource::silence()), t0);
+        tx.start_sending(t0);
+        let mut valid = 0;
+        for i in 0..5u32 {
+            tx.handle_timeout(t0 + PACKET * i);
+            while let Some(t) = tx.poll_transmit() {
+                if t.channel == RtpChannel::Rtp {
+                    far.send_to(tx.transmit_buf(&t), rtp_addr).unwrap();
+                    valid += 1;
+                }
+            }
+            far.send_to(&[0x80, 0x00, 0x01], rtp_addr).unwrap();
+        }
+        far.send_to(&[0xff; 40], rtcp_addr).unwrap();
+        far.send_to(&[], rtp_addr).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let mut g = lock(&m);
+        g.drain();
+        let s = g.session.stats();
+        assert_eq!(s.rx_packets, valid);
+        assert!(s.malformed >= 6, "{s:?}");
+        assert_eq!(s.rtcp_malformed, 1, "{s:?}");
+        assert!(s.last_malformed.is_some());
         g.close();
     }
 
