@@ -34,8 +34,8 @@ fn now() -> Instant {
 struct MediaLeg {
     sockets: Option<RtpPair>,
     core: SharedMedia,
-    /// The media pacer sends and receives (a call without IVR steps or capture); otherwise
-    /// this task does, woken by each packet.
+    /// The media pacer sends and receives (a call without IVR steps); otherwise this task
+    /// does, woken by each packet.
     paced: bool,
     sending: bool,
     /// The datagram being sent (copied out of the session so its lock is not held across the send).
@@ -127,35 +127,20 @@ pub(crate) async fn run_call(
     let mut tl = CallTimeline::new(index, call_id.clone(), ctx.origin, scheduled);
     // Signalling-only calls bind no ports and offer an inactive stream on the discard port
     // (RFC 3264 §5.1: the stream is declared, nothing flows).
-    // A call without steps or capture has nothing to react to in its media: the media pacer
-    // sends and receives it (see `pacer`), and this task handles only its signalling.
-    let paced = plan.ivr.is_none();
     let bound = match plan.media {
-        false => Ok(None),
-        true => RtpPair::bind_std(ctx.local.addr.ip()).map(Some),
+        false => None,
+        true => match RtpPair::bind_std(ctx.local.addr.ip()) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tl.fail(FailureKind::Local, format!("cannot bind RTP ports: {e}"));
+                tl.record.ended_ms = tl.ms(now());
+                send(&mut records, tl.record, cap);
+                return;
+            }
+        },
     };
-    let bound = match bound {
-        Ok(Some((rtp, rtcp, port))) if !paced => {
-            RtpPair::from_std(rtp, rtcp, port).map(|p| (Some(p), None, port))
-        }
-        Ok(Some((rtp, rtcp, port))) => Ok((None, Some((rtp, rtcp)), port)),
-        Ok(None) => Ok((None, None, DISCARD_PORT)),
-        Err(e) => Err(e),
-    };
-    let (sockets, paced_sockets, rtp_port) = match bound {
-        Ok(b) => b,
-        Err(e) => {
-            tl.fail(FailureKind::Local, format!("cannot bind RTP ports: {e}"));
-            tl.record.ended_ms = tl.ms(now());
-            send(&mut records, tl.record, cap);
-            return;
-        }
-    };
-    let local_rtp = match (&sockets, &paced_sockets) {
-        (Some(s), _) => s.rtp.local_addr().ok(),
-        (_, Some((rtp, _))) => rtp.local_addr().ok(),
-        _ => None,
-    };
+    let rtp_port = bound.as_ref().map_or(DISCARD_PORT, |b| b.2);
+    let local_rtp = bound.as_ref().and_then(|b| b.0.local_addr().ok());
     let offer = sdp::build_offer(&sdp::OfferParams {
         addr: ctx.local.addr.ip(),
         rtp_port,
@@ -195,7 +180,6 @@ pub(crate) async fn run_call(
         media_cfg
     };
     let mut ivr = plan.ivr.clone().map(IvrDriver::new);
-    let mut rx = ctx.routes.register(&call_id);
     // The run's end: calls still up at its cut-off are hung up (`cut`).
     let end = ctx.end.clone();
     let mut end_open = true;
@@ -205,30 +189,35 @@ pub(crate) async fn run_call(
     let mut end_changed = Box::pin(end_change(ctx.end.clone()));
     let mut cut = false;
     let start = now();
+    let mut core = MediaCore::new(MediaSession::new(media_cfg, start));
+    core.capture = cap.take().map(|c| (c, ctx.origin));
+    core.local_rtp = local_rtp;
+    let core = Arc::new(Mutex::new(core));
+    // A call without steps has nothing to react to in its media: the media pacer sends and
+    // receives it (see `pacer`), and this task handles only its signalling. With steps (or
+    // without a pacer thread) this task serves the media, woken by each packet.
+    let sockets = match bound.map(|b| pacer::pace_or_own(&core, b, plan.ivr.is_none())) {
+        None => None,
+        Some(Ok(own)) => own,
+        Some(Err(e)) => {
+            let cap = pacer::lock_media(&core).capture.take().map(|(c, _)| c);
+            tl.fail(
+                FailureKind::Local,
+                format!("cannot register RTP ports: {e}"),
+            );
+            tl.record.ended_ms = tl.ms(now());
+            send(&mut records, tl.record, cap);
+            return;
+        }
+    };
     let mut media = MediaLeg {
-        out: Vec::with_capacity(if plan.media && !paced { 1500 } else { 0 }),
+        out: Vec::with_capacity(if sockets.is_some() { 1500 } else { 0 }),
+        paced: plan.media && sockets.is_none(),
         sockets,
-        core: Arc::new(Mutex::new(MediaCore::new(MediaSession::new(
-            media_cfg, start,
-        )))),
-        paced: paced_sockets.is_some(),
+        core,
         sending: false,
     };
-    {
-        let mut core = media.core();
-        core.capture = cap.take().map(|c| (c, ctx.origin));
-        core.local_rtp = local_rtp;
-    }
-    if let Some((rtp, rtcp)) = paced_sockets {
-        if let Err((rtp, rtcp)) = pacer::pace(&media.core, rtp, rtcp) {
-            // No pacer thread: this task serves the call's media, packet by packet.
-            media.paced = false;
-            match RtpPair::from_std(rtp, rtcp, rtp_port) {
-                Ok(p) => media.sockets = Some(p),
-                Err(e) => tracing::warn!("call {index}: cannot register its RTP sockets: {e}"),
-            }
-        }
-    }
+    let mut rx = ctx.routes.register(&call_id);
     let mut call = UacCall::new(
         UacConfig {
             target: plan.target.clone(),

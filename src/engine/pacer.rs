@@ -304,6 +304,24 @@ pub fn pace(
     Ok(())
 }
 
+/// Hands a call's sockets to the pacer when `paced` (and a pacer runs), or registers them
+/// with the event loop for the call's task to serve: `Ok(None)` when paced, the task's
+/// sockets otherwise.
+pub fn pace_or_own(
+    media: &SharedMedia,
+    (rtp, rtcp, rtp_port): (UdpSocket, UdpSocket, u16),
+    paced: bool,
+) -> std::io::Result<Option<super::RtpPair>> {
+    let (rtp, rtcp) = match paced {
+        true => match pace(media, rtp, rtcp) {
+            Ok(()) => return Ok(None),
+            Err(back) => back,
+        },
+        false => (rtp, rtcp),
+    };
+    super::RtpPair::from_std(rtp, rtcp, rtp_port).map(Some)
+}
+
 struct Pacer {
     incoming: Mutex<Incoming>,
     wake: Condvar,

@@ -767,9 +767,8 @@ async fn prepare_media(
 ) -> Result<(Media, Vec<u8>), u16> {
     let invite = leg.invite();
     let offer = sdp::parse_sdp(&invite.body).map_err(|_| 488u16)?;
-    let (rtp, rtcp, rtp_port) = RtpPair::bind_std(local.addr.ip()).map_err(|_| 500u16)?;
-    let ans =
-        sdp::answer(&offer, &ctx.cfg.codecs, local.addr.ip(), rtp_port).map_err(|_| 488u16)?;
+    let bound = RtpPair::bind_std(local.addr.ip()).map_err(|_| 500u16)?;
+    let ans = sdp::answer(&offer, &ctx.cfg.codecs, local.addr.ip(), bound.2).map_err(|_| 488u16)?;
     let remote = ans.negotiated.remote;
     let session = MediaSession::new(
         MediaConfig {
@@ -798,17 +797,8 @@ async fn prepare_media(
     let core = Arc::new(Mutex::new(core));
     // Calls with an IVR react to what they hear: their task serves their media. So do all
     // calls if the pacer thread could not start.
-    let (paced, sockets) = match ctx.cfg.ivr.is_none() {
-        true => match pacer::pace(&core, rtp, rtcp) {
-            Ok(()) => (true, None),
-            Err((rtp, rtcp)) => (false, Some((rtp, rtcp))),
-        },
-        false => (false, Some((rtp, rtcp))),
-    };
-    let sockets = match sockets {
-        Some((rtp, rtcp)) => Some(RtpPair::from_std(rtp, rtcp, rtp_port).map_err(|_| 500u16)?),
-        None => None,
-    };
+    let sockets = pacer::pace_or_own(&core, bound, ctx.cfg.ivr.is_none()).map_err(|_| 500u16)?;
+    let paced = sockets.is_none();
     Ok((
         Media {
             sockets,
