@@ -6,8 +6,10 @@
 
 pub mod cli;
 pub mod engine;
+pub mod impair;
 pub mod media;
 pub mod metrics;
+pub mod quality;
 pub mod report;
 pub mod scenario;
 pub mod sip;
