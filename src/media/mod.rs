@@ -15,7 +15,9 @@
 pub mod audio;
 pub mod codec;
 pub mod dtmf;
+pub mod jitter;
 pub mod playout;
+pub mod plc;
 pub mod prompt;
 pub mod rtcp;
 pub mod rtp;
