@@ -168,6 +168,7 @@ pub(crate) async fn run_call(
             }),
             inband_dtmf: false,
             skip_first_voice: false,
+            hear: None,
         },
     };
     // With steps the caller is silent except when a `talk` step speaks.

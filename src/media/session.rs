@@ -7,6 +7,7 @@ use super::codec::Codec;
 use super::dtmf::{
     DtmfError, DtmfTiming, FrameAction, Rfc4733Event, Rfc4733Receiver, Rfc4733Sender,
 };
+use super::jitter::{Earpiece, EarpieceStats, JitterBufferConfig};
 use super::playout::Playout;
 use super::prompt::{PromptSegmenter, SegmentEvent, SegmenterConfig};
 use super::rtcp::{
@@ -75,6 +76,9 @@ pub struct ListenConfig {
     /// Do not look for the first voice (a far end that never asks when voice began: the
     /// detector would otherwise decode every packet of a silent caller).
     pub skip_first_voice: bool,
+    /// Play the received audio through a phone's receiver (jitter buffer and concealment),
+    /// keeping what the caller hears for scoring.
+    pub hear: Option<JitterBufferConfig>,
 }
 
 /// How a received digit came.
@@ -248,6 +252,16 @@ pub struct MediaStats {
     pub first_rtp_ms: Option<f64>,
     /// `first_voice_at` in ms since the session was created.
     pub first_voice_ms: Option<f64>,
+    /// Mean one-way network delay of the received stream, ms: each packet's arrival against
+    /// its send time from the far end's sender report (RTP to NTP). Exact when both ends share
+    /// a clock (the reference call center on the same host), as good as their NTP otherwise.
+    pub one_way_delay_ms: Option<f64>,
+    /// Largest such delay, ms.
+    pub max_one_way_delay_ms: Option<f64>,
+    /// Half the RTCP round-trip time: the one-way delay estimate without a shared clock, ms.
+    pub rtt_one_way_delay_ms: Option<f64>,
+    /// What the phone's receiver did (with [`ListenConfig::hear`]).
+    pub heard: Option<EarpieceStats>,
 }
 
 /// Sending state: packet `n` is due at `start + n × 20 ms`.
@@ -277,6 +291,11 @@ pub struct MediaSession {
     segmenter: Option<PromptSegmenter>,
     inband: Option<DtmfDetector>,
     skip_first_voice: bool,
+    earpiece: Option<Earpiece>,
+    /// The far end's last sender report: its NTP time and the same instant in RTP units.
+    remote_sr: Option<(u64, u32)>,
+    /// One-way delays measured against it: sum, count, largest (ns).
+    owd: (f64, u64, i64),
     /// Samples pushed to the detectors so far, and where recent packets began (sample, arrival).
     rx_samples: u64,
     rx_marks: VecDeque<(u64, Instant)>,
@@ -310,6 +329,8 @@ pub struct MediaSession {
     sender_report: SenderReport,
     receiver_report: ReceiverReport,
     pcm: [i16; SAMPLES_PER_PACKET],
+    /// Decoded received audio for the receiver (up to 60 ms packets).
+    pcm_rx: Box<[i16; 3 * SAMPLES_PER_PACKET]>,
     payload: [u8; SAMPLES_PER_PACKET],
     buf: Box<[u8; TRANSMIT_BUFFER]>,
 }
@@ -342,6 +363,12 @@ impl MediaSession {
                 .inband_dtmf
                 .then(|| DtmfDetector::new(Default::default())),
             skip_first_voice: config.listen.skip_first_voice,
+            earpiece: config
+                .listen
+                .hear
+                .map(|c| Earpiece::new(c, config.codec.clock_rate())),
+            remote_sr: None,
+            owd: (0.0, 0, i64::MIN),
             rx_samples: 0,
             first_segment_at: None,
             rx_next_at: None,
@@ -378,6 +405,7 @@ impl MediaSession {
                 ..ReceiverReport::default()
             },
             pcm: [0; SAMPLES_PER_PACKET],
+            pcm_rx: Box::new([0; 3 * SAMPLES_PER_PACKET]),
             payload: [0; SAMPLES_PER_PACKET],
             buf: Box::new([0; TRANSMIT_BUFFER]),
         }
@@ -482,6 +510,23 @@ impl MediaSession {
             self.rx_unknown_payload += 1;
             return;
         };
+        if let Some((sr_ntp, sr_rtp)) = self.remote_sr.filter(|_| fresh) {
+            // The packet's first sample was taken at the SR's time plus the timestamp difference.
+            let ahead = received.header.timestamp.wrapping_sub(sr_rtp) as i32;
+            let sent =
+                sr_ntp as i128 + i128::from(ahead) * (1i128 << 32) / i128::from(codec.clock_rate());
+            let arrived = self.ntp_at(now) as i128;
+            let owd = ((arrived - sent) * 1_000_000_000 >> 32) as i64;
+            self.owd.0 += owd as f64;
+            self.owd.1 += 1;
+            self.owd.2 = self.owd.2.max(owd);
+        }
+        if let Some(ear) = self.earpiece.as_mut() {
+            // Duplicates and all: the receiver tells them apart itself.
+            let h = received.header;
+            let n = codec.decode_frame(h.payload, &mut self.pcm_rx[..]);
+            ear.insert(h.sequence, h.timestamp, &self.pcm_rx[..n], now);
+        }
         if !fresh {
             return;
         }
@@ -730,6 +775,9 @@ impl MediaSession {
         for packet in &packets {
             if let RtcpPacket::SenderReport(sr) = packet {
                 self.rx.on_sender_report(sr.ssrc, sr.ntp, now);
+                if self.rx.ssrc().is_none_or(|s| s == sr.ssrc) {
+                    self.remote_sr = Some((sr.ntp, sr.rtp_timestamp));
+                }
             }
             for block in packet.report_blocks().iter().filter(|b| b.ssrc == ours) {
                 if let Some(rtt) = block.round_trip_time(arrival_ntp) {
@@ -835,7 +883,27 @@ impl MediaSession {
                 .first_segment_at
                 .or(self.voice.onset())
                 .map(since_created),
+            one_way_delay_ms: (self.owd.1 > 0).then(|| self.owd.0 / self.owd.1 as f64 / 1e6),
+            max_one_way_delay_ms: (self.owd.1 > 0).then(|| self.owd.2 as f64 / 1e6),
+            rtt_one_way_delay_ms: self.rtt.map(|d| d.as_secs_f64() * 500.0),
+            heard: self.earpiece.as_ref().map(Earpiece::stats),
         }
+    }
+
+    /// Ends the receiver at `end` (the call's end): what was due by then is heard. Call before
+    /// [`stats`](Self::stats) and [`take_heard`](Self::take_heard).
+    pub fn finish_hearing(&mut self, end: Instant) {
+        if let Some(ear) = self.earpiece.as_mut() {
+            ear.finish(end);
+        }
+    }
+
+    /// The audio the caller heard (with [`ListenConfig::hear`]), at the codec's clock rate.
+    pub fn take_heard(&mut self) -> Vec<i16> {
+        self.earpiece
+            .as_mut()
+            .map(Earpiece::take_heard)
+            .unwrap_or_default()
     }
 
     /// The receive statistics, for more than [`MediaStats`] shows.
@@ -954,19 +1022,26 @@ impl MediaSession {
         }
     }
 
-    /// RTP timestamp of the sampling instant `now` (for the SR, RFC 3550 §6.4.1).
-    fn rtp_timestamp_at(&self, now: Instant) -> u32 {
+    /// The RTP timestamp of the last sample taken at or before `now`, and that sample's
+    /// instant (for the SR, RFC 3550 §6.4.1: both fields name the same instant, so a receiver
+    /// sharing our clock computes one-way delays to the nanosecond).
+    fn rtp_timestamp_at(&self, now: Instant) -> (u32, Instant) {
         let next = self.packetizer.next_timestamp();
         let Some(sending) = self.sending else {
-            return next;
+            return (next, now);
         };
         let deadline = Self::deadline(sending);
         let rate = self.codec.clock_rate() as u128;
+        let per_sample = |n: u128| Duration::from_nanos((n * 1_000_000_000 / rate) as u64);
         match deadline.checked_duration_since(now) {
-            Some(ahead) => next.wrapping_sub((ahead.as_nanos() * rate / 1_000_000_000) as u32),
-            None => next.wrapping_add(
-                (now.duration_since(deadline).as_nanos() * rate / 1_000_000_000) as u32,
-            ),
+            Some(ahead) => {
+                let n = (ahead.as_nanos() * rate).div_ceil(1_000_000_000);
+                (next.wrapping_sub(n as u32), deadline - per_sample(n))
+            }
+            None => {
+                let n = now.duration_since(deadline).as_nanos() * rate / 1_000_000_000;
+                (next.wrapping_add(n as u32), deadline + per_sample(n))
+            }
         }
     }
 
@@ -977,8 +1052,9 @@ impl MediaSession {
         let ssrc = self.ssrc();
         let first = if self.tx_packets > 0 {
             self.sender_report.ssrc = ssrc;
-            self.sender_report.ntp = self.ntp_at(now);
-            self.sender_report.rtp_timestamp = self.rtp_timestamp_at(now);
+            let (ts, sampled) = self.rtp_timestamp_at(now);
+            self.sender_report.ntp = self.ntp_at(sampled);
+            self.sender_report.rtp_timestamp = ts;
             self.sender_report.packet_count = self.tx_packets as u32;
             self.sender_report.octet_count = self.tx_bytes as u32;
             self.sender_report.reports.clear();
@@ -1136,6 +1212,95 @@ mod tests {
         assert_eq!(json["codec"], "PCMU");
         assert!(json["first_voice_ms"].as_f64().is_some());
         assert!(json.get("first_voice_at").is_none());
+    }
+
+    /// With a shared wall clock the one-way delay is exact, and the receiver hears the whole
+    /// prompt; half the RTT is the estimate without one.
+    #[test]
+    fn one_way_delay_from_sender_reports_and_the_heard_audio() {
+        let t0 = base();
+        let delay = Duration::from_micros(37_250);
+        let source = prompt(16000, 2437);
+        let mut a = MediaSession::new(
+            MediaConfig {
+                rtcp_interval: Duration::from_millis(400),
+                seed: 5,
+                ..MediaConfig::new(Codec::Pcmu, source.clone())
+            },
+            t0,
+        );
+        let mut b = MediaSession::new(
+            MediaConfig {
+                rtcp_interval: Duration::from_millis(400),
+                seed: 6,
+                listen: ListenConfig {
+                    hear: Some(JitterBufferConfig::fixed(Duration::from_millis(40))),
+                    ..ListenConfig::default()
+                },
+                ..MediaConfig::new(Codec::Pcmu, AudioSource::silence())
+            },
+            t0,
+        );
+        let wall = ntp::from_unix(Duration::from_secs(1_700_000_000));
+        a.set_wall_clock(wall, t0);
+        b.set_wall_clock(wall, t0);
+        a.start_sending(t0);
+        b.start_sending(t0);
+        let mut net: Vec<InFlight> = Vec::new();
+        // The last packet leaves at 1.98 s and is due 40 ms after it arrives.
+        let end = t0 + Duration::from_millis(2100);
+        let mut now = t0;
+        while now < end {
+            let mut next = end;
+            for t in [a.poll_timeout(), b.poll_timeout()].into_iter().flatten() {
+                next = next.min(t);
+            }
+            for d in &net {
+                next = next.min(d.at + delay);
+            }
+            now = next.max(now);
+            let (due, later): (Vec<_>, Vec<_>) = net.drain(..).partition(|d| d.at + delay <= now);
+            net = later;
+            for d in due {
+                let target = if d.to_b { &mut b } else { &mut a };
+                match d.channel {
+                    RtpChannel::Rtp => target.handle_rtp(&d.bytes, now),
+                    RtpChannel::Rtcp => target.handle_rtcp(&d.bytes, now),
+                }
+            }
+            a.handle_timeout(now);
+            b.handle_timeout(now);
+            drain(&mut a, true, now, &mut net);
+            drain(&mut b, false, now, &mut net);
+            if a.stats().tx_packets == 100 {
+                a.stop_sending(now);
+            }
+        }
+        b.finish_hearing(end);
+        let st = b.stats();
+        let owd = st.one_way_delay_ms.expect("sender reports arrived");
+        assert!((owd - 37.25).abs() < 0.001, "one-way delay {owd} ms");
+        assert!((st.max_one_way_delay_ms.expect("max") - 37.25).abs() < 0.001);
+        let rtt_half = a.stats().rtt_one_way_delay_ms.expect("RTT");
+        assert!((rtt_half - 37.25).abs() < 0.1, "RTT / 2 {rtt_half} ms");
+        let heard = st.heard.expect("receiver on");
+        assert_eq!(
+            (heard.expected, heard.played, heard.late_discarded),
+            (100, 100, 0)
+        );
+        assert_eq!(
+            heard.jitter_buffer.mode,
+            crate::media::jitter::JitterMode::Fixed
+        );
+        let audio = b.take_heard();
+        let d = crate::media::plc::PLC_DELAY_SAMPLES;
+        // What was sent, through µ-law and back.
+        let mut coded = vec![0u8; 16000];
+        Codec::Pcmu.encode_frame(&source.samples()[..16000], &mut coded);
+        let mut sent = vec![0i16; 16000];
+        Codec::Pcmu.decode_frame(&coded, &mut sent);
+        assert!(audio[d..d + sent.len()] == sent[..], "heard ≠ sent");
+        assert!(a.stats().heard.is_none());
     }
 
     #[test]

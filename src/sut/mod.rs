@@ -787,6 +787,7 @@ async fn prepare_media(
                 prompts: None,
                 inband_dtmf: ctx.cfg.ivr.is_some(),
                 skip_first_voice: true,
+                hear: None,
             },
         },
         now(),
