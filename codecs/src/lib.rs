@@ -6,6 +6,11 @@
 //!   implementation.
 //! - [`dtmf`]: DTMF tone generation and in-band detection (ITU-T Q.23/Q.24).
 //! - [`resample`]: 8 kHz ↔ 16 kHz half-band resampling, to compare narrowband and wideband audio.
+//! - `opus` (crate feature `opus`): Opus through the system libopus, 20 ms mono packets on the
+//!   48 kHz RTP clock of RFC 7587, with loss concealment and in-band FEC recovery.
+//!
+//! The default build is pure Rust. The `opus` feature links libopus through pkg-config
+//! (Debian package `libopus-dev`).
 //!
 //! Every codec keeps its state per stream and takes any input without panicking.
 #![warn(missing_docs)]
@@ -17,3 +22,6 @@ pub mod g722;
 pub mod dtmf;
 
 pub mod resample;
+
+#[cfg(feature = "opus")]
+pub mod opus;
