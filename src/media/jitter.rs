@@ -576,6 +576,11 @@ mod tests {
 
     const FRAME: usize = 160;
 
+    #[allow(clippy::disallowed_methods)] // tests: one real base instant, then durations
+    fn base() -> Instant {
+        Instant::now()
+    }
+
     /// A test signal: a 200 Hz tone, 1 s on, 0.5 s off.
     fn signal(n: usize) -> Vec<i16> {
         (0..n)
@@ -595,7 +600,7 @@ mod tests {
         audio: &[i16],
         transit_ms: &[Option<f64>],
     ) -> (Earpiece, Instant) {
-        let t0 = Instant::now();
+        let t0 = base();
         let mut arrivals: Vec<(Instant, usize)> = transit_ms
             .iter()
             .enumerate()
@@ -702,7 +707,7 @@ mod tests {
     #[test]
     fn duplicates_and_reordering_inside_the_buffer_are_harmless() {
         let audio = signal(FRAME * 50);
-        let t0 = Instant::now();
+        let t0 = base();
         let mut e = Earpiece::new(JitterBufferConfig::fixed(Duration::from_millis(60)), 8000);
         // Pairs swapped after the first packet (which anchors playout), every packet twice.
         let mut order: Vec<usize> = (0..50).collect();
@@ -757,7 +762,7 @@ mod tests {
         let tail = transits.len() as f64 * 0.02;
         assert!(s.heard_seconds > tail - 1.0, "{s:?}");
         let mut late_part = Earpiece::new(JitterBufferConfig::default(), 8000);
-        let t0 = Instant::now();
+        let t0 = base();
         for i in 0..1000usize {
             let at = t0 + Duration::from_millis(20 * i as u64 + 100);
             late_part.insert(
@@ -777,7 +782,7 @@ mod tests {
     #[test]
     fn a_far_jump_restarts_playout_instead_of_waiting() {
         let audio = signal(FRAME * 20);
-        let t0 = Instant::now();
+        let t0 = base();
         let mut e = Earpiece::new(JitterBufferConfig::fixed(Duration::from_millis(40)), 8000);
         for i in 0..10usize {
             let at = t0 + Duration::from_millis(20 * i as u64);

@@ -516,7 +516,7 @@ impl MediaSession {
             let sent =
                 sr_ntp as i128 + i128::from(ahead) * (1i128 << 32) / i128::from(codec.clock_rate());
             let arrived = self.ntp_at(now) as i128;
-            let owd = ((arrived - sent) * 1_000_000_000 >> 32) as i64;
+            let owd = (((arrived - sent) * 1_000_000_000) >> 32) as i64;
             self.owd.0 += owd as f64;
             self.owd.1 += 1;
             self.owd.2 = self.owd.2.max(owd);
