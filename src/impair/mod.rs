@@ -39,7 +39,7 @@ mod delay;
 pub mod error;
 mod impairment;
 mod loss;
-
+pub mod relay;
 pub mod spec;
 
 pub use config::{
