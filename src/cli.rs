@@ -664,9 +664,8 @@ pub async fn build_plan(
 async fn impair_command(args: ImpairArgs) -> Result<i32, CliError> {
     use crate::impair::relay::{Relay, RelayConfig, RelayError};
     use crate::impair::ImpairConfig;
-    let invalid = |flag: &str, e: &dyn std::fmt::Display| {
-        CliError::InvalidConfig(format!("{flag}: {e}"))
-    };
+    let invalid =
+        |flag: &str, e: &dyn std::fmt::Display| CliError::InvalidConfig(format!("{flag}: {e}"));
     let impairment = |profile_flag: &str,
                       profile: &Option<String>,
                       spec_flag: &str,
@@ -694,7 +693,10 @@ async fn impair_command(args: ImpairArgs) -> Result<i32, CliError> {
                 .ok()
                 .filter(|d| !d.is_zero())
                 .ok_or_else(|| {
-                    invalid("--duration", &format!("{d:?} is not a duration above 0 (e.g. 60s)"))
+                    invalid(
+                        "--duration",
+                        &format!("{d:?} is not a duration above 0 (e.g. 60s)"),
+                    )
                 })?,
         ),
         None => None,

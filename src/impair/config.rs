@@ -406,7 +406,11 @@ mod tests {
     fn validation_names_the_field() {
         let mut c = ImpairConfig::poor();
         c.duplicate = 1.5;
-        assert!(c.validate().unwrap_err().to_string().starts_with("duplicate:"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("duplicate:"));
         let mut c = ImpairConfig::poor();
         c.loss = LossModel::Bernoulli { p: -0.1 };
         assert!(c.validate().unwrap_err().to_string().starts_with("loss.p:"));
@@ -427,7 +431,11 @@ mod tests {
             .starts_with("jitter.correlation:"));
         let mut c = ImpairConfig::none();
         c.reorder = 0.1;
-        assert!(c.validate().unwrap_err().to_string().starts_with("reorder:"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("reorder:"));
         let mut c = ImpairConfig::poor();
         c.limit = Some(0);
         assert!(c.validate().unwrap_err().to_string().starts_with("limit:"));

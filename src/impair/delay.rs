@@ -94,7 +94,8 @@ pub(crate) fn normal_cdf(z: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erfc = poly * (-x * x).exp();
     if z >= 0.0 {
         1.0 - 0.5 * erfc
@@ -143,14 +144,23 @@ mod tests {
             (3.090_232_306, 0.999),
             (-5.0, 2.866_515_7e-7),
         ] {
-            assert!((normal_cdf(z) - want).abs() < 2e-7, "Φ({z}) = {}", normal_cdf(z));
+            assert!(
+                (normal_cdf(z) - want).abs() < 2e-7,
+                "Φ({z}) = {}",
+                normal_cdf(z)
+            );
         }
     }
 
     #[test]
     fn normal_jitter_has_sigma_j_around_the_delay() {
         // netem `delay 100ms 20ms distribution normal`.
-        let v = draw(200_000, 100, &jitter(20, JitterDistribution::Normal, 0.0), 1);
+        let v = draw(
+            200_000,
+            100,
+            &jitter(20, JitterDistribution::Normal, 0.0),
+            1,
+        );
         let (mean, std) = mean_std(&v);
         assert!((mean - 100.0).abs() < 0.2, "mean {mean}");
         assert!((std - 20.0).abs() < 0.2, "std {std}");
@@ -160,7 +170,12 @@ mod tests {
 
     #[test]
     fn uniform_jitter_stays_within_plus_minus_j() {
-        let v = draw(200_000, 100, &jitter(20, JitterDistribution::Uniform, 0.0), 2);
+        let v = draw(
+            200_000,
+            100,
+            &jitter(20, JitterDistribution::Uniform, 0.0),
+            2,
+        );
         assert!(v.iter().all(|d| (80.0..=120.0).contains(d)));
         let (mean, std) = mean_std(&v);
         assert!((mean - 100.0).abs() < 0.1, "mean {mean}");
@@ -169,20 +184,28 @@ mod tests {
         // Flat: each tenth of the range holds a tenth of the draws.
         for k in 0..10 {
             let lo = 80.0 + 4.0 * f64::from(k);
-            let share = v.iter().filter(|d| **d >= lo && **d < lo + 4.0).count() as f64
-                / v.len() as f64;
+            let share =
+                v.iter().filter(|d| **d >= lo && **d < lo + 4.0).count() as f64 / v.len() as f64;
             assert!((share - 0.1).abs() < 0.005, "bin {k}: {share}");
         }
     }
 
     #[test]
     fn pareto_jitter_has_netems_shape() {
-        let v = draw(200_000, 100, &jitter(30, JitterDistribution::Pareto, 0.0), 3);
+        let v = draw(
+            200_000,
+            100,
+            &jitter(30, JitterDistribution::Pareto, 0.0),
+            3,
+        );
         // Never below D − (2/3)·J, never above D + 4J.
         assert!(v.iter().all(|d| (80.0 - 1e-6..=220.0).contains(d)));
         // Median of t: (2^(1/3) − 1.5)·4/3 = −0.3201.
         let median = quantile(&v, 0.5);
-        assert!((median - (100.0 - 30.0 * 0.3201)).abs() < 0.3, "median {median}");
+        assert!(
+            (median - (100.0 - 30.0 * 0.3201)).abs() < 0.3,
+            "median {median}"
+        );
         // 90th percentile: (10^(1/3) − 1.5)·4/3 = 0.8728.
         let p90 = quantile(&v, 0.9);
         assert!((p90 - (100.0 + 30.0 * 0.8728)).abs() < 0.5, "p90 {p90}");
@@ -190,17 +213,30 @@ mod tests {
 
     #[test]
     fn paretonormal_mixes_at_the_same_quantile() {
-        let v = draw(200_000, 100, &jitter(20, JitterDistribution::ParetoNormal, 0.0), 4);
+        let v = draw(
+            200_000,
+            100,
+            &jitter(20, JitterDistribution::ParetoNormal, 0.0),
+            4,
+        );
         // At the median the normal part is 0: t = 0.75·(−0.3201).
         let median = quantile(&v, 0.5);
-        assert!((median - (100.0 - 20.0 * 0.75 * 0.3201)).abs() < 0.3, "median {median}");
+        assert!(
+            (median - (100.0 - 20.0 * 0.75 * 0.3201)).abs() < 0.3,
+            "median {median}"
+        );
         assert!(v.iter().all(|d| (20.0..=180.0).contains(d)));
     }
 
     #[test]
     fn correlation_links_consecutive_delays_and_keeps_the_spread() {
         for rho in [0.0, 0.5, 0.9] {
-            let v = draw(200_000, 100, &jitter(20, JitterDistribution::Normal, rho), 5);
+            let v = draw(
+                200_000,
+                100,
+                &jitter(20, JitterDistribution::Normal, rho),
+                5,
+            );
             let (mean, std) = mean_std(&v);
             let lag1 = v
                 .windows(2)
@@ -211,7 +247,12 @@ mod tests {
             assert!((std - 20.0).abs() < 0.6, "ρ {rho}: std {std}");
         }
         // Uniform keeps its bounds and flatness when correlated.
-        let v = draw(200_000, 100, &jitter(20, JitterDistribution::Uniform, 0.8), 6);
+        let v = draw(
+            200_000,
+            100,
+            &jitter(20, JitterDistribution::Uniform, 0.8),
+            6,
+        );
         assert!(v.iter().all(|d| (80.0..=120.0).contains(d)));
         assert!((quantile(&v, 0.25) - 90.0).abs() < 1.0);
     }

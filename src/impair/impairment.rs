@@ -437,7 +437,10 @@ mod tests {
     fn bernoulli_loss_rate_within_tolerance() {
         let (out, stats) = run(config("loss=5%"), 2, N, MS);
         let rate = 1.0 - out.len() as f64 / N as f64;
-        assert!((rate - 0.05).abs() < 4.0 * (0.05 * 0.95 / N as f64).sqrt(), "{rate}");
+        assert!(
+            (rate - 0.05).abs() < 4.0 * (0.05 * 0.95 / N as f64).sqrt(),
+            "{rate}"
+        );
         assert_eq!(stats.dropped + stats.delivered, N);
         assert!((stats.loss_rate() - rate).abs() < 1e-12);
     }
@@ -450,7 +453,11 @@ mod tests {
             got[*i as usize] = true;
         }
         let lost = got.iter().filter(|g| !**g).count() as f64;
-        assert!((lost / N as f64 - 0.02).abs() < 0.004, "rate {}", lost / N as f64);
+        assert!(
+            (lost / N as f64 - 0.02).abs() < 0.004,
+            "rate {}",
+            lost / N as f64
+        );
         let mut bursts = Vec::new();
         let mut run_len = 0;
         for g in got {
@@ -470,7 +477,11 @@ mod tests {
         // The poor preset: 100 ms ± 20 ms (σ), 1 % loss.
         let gap = Duration::from_millis(20);
         let (out, stats) = run(ImpairConfig::poor(), 4, N, gap);
-        assert!((stats.delay.mean_ms - 100.0).abs() < 0.2, "{:?}", stats.delay);
+        assert!(
+            (stats.delay.mean_ms - 100.0).abs() < 0.2,
+            "{:?}",
+            stats.delay
+        );
         assert!((stats.delay.std_ms - 20.0).abs() < 0.2, "{:?}", stats.delay);
         assert_eq!(stats.delay.samples, stats.delivered);
         assert!((stats.loss_rate() - 0.01).abs() < 0.001);
@@ -558,7 +569,11 @@ mod tests {
             .count() as f64;
         assert!((zero_delay / N as f64 - 0.1).abs() < 0.003, "{zero_delay}");
         assert_eq!(stats.delay.samples, N);
-        assert!((stats.delay.mean_ms - 0.9 * 50.0).abs() < 0.2, "{:?}", stats.delay);
+        assert!(
+            (stats.delay.mean_ms - 0.9 * 50.0).abs() < 0.2,
+            "{:?}",
+            stats.delay
+        );
         // A packet sent at once overtakes the ones still waiting (50 ms delay, 20 ms apart).
         assert!(stats.reordered as f64 > 0.1 * N as f64, "{stats:?}");
     }

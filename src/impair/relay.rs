@@ -292,7 +292,10 @@ impl RelayStats {
             "callcert impair: seed {}; {} client mapping(s) ({} expired, {} evicted, {} failed)\n",
             self.seed, m.created, m.expired, m.evicted, m.failed
         );
-        for (name, d) in [("upstream", &self.upstream), ("downstream", &self.downstream)] {
+        for (name, d) in [
+            ("upstream", &self.upstream),
+            ("downstream", &self.downstream),
+        ] {
             let c = &d.counts;
             out.push_str(&format!(
                 "  {name:<10} [{}]: offered {}, dropped {} ({:.2} %), duplicated {}, \
@@ -352,9 +355,8 @@ impl Relay {
         }
         let upstream = Impairment::new(cfg.upstream, derive_seed(cfg.seed, STREAM_UPSTREAM))
             .map_err(RelayError::Upstream)?;
-        let downstream =
-            Impairment::new(cfg.downstream, derive_seed(cfg.seed, STREAM_DOWNSTREAM))
-                .map_err(RelayError::Downstream)?;
+        let downstream = Impairment::new(cfg.downstream, derive_seed(cfg.seed, STREAM_DOWNSTREAM))
+            .map_err(RelayError::Downstream)?;
         let setup = |what| move |source| RelayError::Setup { what, source };
         let sock = UdpSocket::bind(cfg.listen).map_err(|source| RelayError::Bind {
             addr: cfg.listen,
@@ -496,10 +498,9 @@ impl Listener {
         // Dropping the set (when this task is aborted) aborts every mapping's task.
         let mut tasks = tokio::task::JoinSet::new();
         let mut buf = vec![0u8; DATAGRAM];
-        let mut sweep = tokio::time::interval((self.idle / 4).clamp(
-            Duration::from_millis(10),
-            Duration::from_secs(1),
-        ));
+        let mut sweep = tokio::time::interval(
+            (self.idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)),
+        );
         loop {
             tokio::select! {
                 r = recv_stamped(&self.recv, &mut buf) => {
@@ -846,7 +847,11 @@ mod tests {
         let mut c = RelayConfig::new("127.0.0.1:0".parse().unwrap(), cfg.forward);
         c.downstream.duplicate = 3.0;
         let e = Relay::start(c).await.err().unwrap();
-        assert!(e.to_string().starts_with("downstream impairment: duplicate:"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("downstream impairment: duplicate:"),
+            "{e}"
+        );
         let mut c = RelayConfig::new("127.0.0.1:0".parse().unwrap(), cfg.forward);
         c.max_mappings = 0;
         assert!(matches!(Relay::start(c).await, Err(RelayError::NoMappings)));
@@ -872,11 +877,18 @@ mod tests {
             clients.push(c);
         }
         let s = relay.stats();
-        assert_eq!((s.mappings.created, s.mappings.evicted, s.mappings.active), (3, 1, 2));
+        assert_eq!(
+            (s.mappings.created, s.mappings.evicted, s.mappings.active),
+            (3, 1, 2)
+        );
         // Idle past the timeout: the sweep closes both.
         let start = tokio::time::Instant::now();
         while relay.stats().mappings.active > 0 {
-            assert!(start.elapsed() < Duration::from_secs(5), "{:?}", relay.stats());
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                relay.stats()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(relay.stats().mappings.expired, 2);

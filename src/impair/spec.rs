@@ -340,7 +340,9 @@ mod tests {
 
     #[test]
     fn parses_the_compact_form() {
-        let c: ImpairConfig = "loss=1%,jitter=20ms,delay=100ms,dist=normal".parse().unwrap();
+        let c: ImpairConfig = "loss=1%,jitter=20ms,delay=100ms,dist=normal"
+            .parse()
+            .unwrap();
         assert_eq!(c, ImpairConfig::poor());
         let c: ImpairConfig = "poor".parse().unwrap();
         assert_eq!(c, ImpairConfig::poor());
@@ -357,7 +359,10 @@ mod tests {
         assert_eq!(c.duplicate, 0.005);
         assert_eq!(c.limit, Some(500));
         assert_eq!("".parse::<ImpairConfig>().unwrap(), ImpairConfig::none());
-        assert_eq!("none".parse::<ImpairConfig>().unwrap(), ImpairConfig::none());
+        assert_eq!(
+            "none".parse::<ImpairConfig>().unwrap(),
+            ImpairConfig::none()
+        );
     }
 
     #[test]
@@ -393,7 +398,10 @@ mod tests {
         let LossModel::GilbertElliott(ge) = c.loss else {
             panic!()
         };
-        assert_eq!((ge.p, ge.r, ge.loss_bad, ge.loss_good), (0.02, 0.98, 1.0, 0.0));
+        assert_eq!(
+            (ge.p, ge.r, ge.loss_bad, ge.loss_good),
+            (0.02, 0.98, 1.0, 0.0)
+        );
         assert!("gemodel=1%,loss=2%".parse::<ImpairConfig>().is_err());
     }
 
