@@ -83,9 +83,13 @@ fn start_relay(forward: SocketAddr, extra: &[&str]) -> (Proc, SocketAddr) {
     (p, listen)
 }
 
-/// Ends the relay with SIGTERM; returns (exit status, stdout, stderr).
-fn stop_relay(mut p: Proc) -> (std::process::ExitStatus, String, String) {
-    let status = p.terminate(Duration::from_secs(10));
+/// Ends the relay with `signal` (TERM or INT); returns (exit status, stdout, stderr).
+fn stop_relay(mut p: Proc, signal: &str) -> (std::process::ExitStatus, String, String) {
+    let pid = p.child.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status();
+    let status = p.wait_for(Duration::from_secs(10));
     let mut out = String::new();
     let mut err = String::new();
     p.child
@@ -179,7 +183,7 @@ fn relays_with_loss_and_delay_each_way_and_reports_at_sigterm() {
         Duration::from_millis(500),
     );
     let echoed = echo.finish();
-    let (status, out, err) = stop_relay(relay);
+    let (status, out, err) = stop_relay(relay, "TERM");
     assert!(status.success(), "exit {status}: {err}");
     assert!(err.contains("seed 7"), "{err}");
     let s = json(&out);
@@ -224,7 +228,7 @@ fn relays_with_loss_and_delay_each_way_and_reports_at_sigterm() {
 }
 
 #[test]
-fn each_client_gets_its_own_replies() {
+fn each_client_gets_its_own_replies_and_sigint_ends_the_run() {
     let echo = Echo::start();
     let (relay, listen) = start_relay(echo.addr, &["--reverse-profile", "poor", "--json"]);
     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -251,7 +255,7 @@ fn each_client_gets_its_own_replies() {
             }
         }
     }
-    let (status, out, err) = stop_relay(relay);
+    let (status, out, err) = stop_relay(relay, "INT");
     assert!(status.success(), "exit {status}: {err}");
     let s = json(&out);
     assert_eq!(num(&s, &["mappings", "created"]), 2.0);

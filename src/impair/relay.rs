@@ -769,11 +769,18 @@ fn stamp_instant(stamp: Option<Duration>) -> Instant {
     let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    // A stamp "in the future" or from long ago means the wall clock was stepped since the
+    // datagram arrived: read it as arriving now, which can only lengthen its delay.
     stamp
         .and_then(|s| wall.checked_sub(s))
+        .filter(|ago| *ago < STAMP_PLAUSIBLE)
         .and_then(|ago| mono.checked_sub(ago))
         .unwrap_or(mono)
 }
+
+/// The oldest a receive stamp can plausibly be when read.
+#[cfg(target_os = "linux")]
+const STAMP_PLAUSIBLE: Duration = Duration::from_secs(1);
 
 /// Receives one datagram, timed when read (no kernel stamps on this platform).
 #[cfg(not(target_os = "linux"))]

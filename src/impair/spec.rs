@@ -436,6 +436,61 @@ mod tests {
     }
 
     #[test]
+    fn never_panics_on_garbled_input() {
+        use rand::rngs::SmallRng;
+        use rand::{Rng, SeedableRng};
+        let pieces = [
+            "loss",
+            "delay",
+            "jitter",
+            "dist",
+            "corr",
+            "burst",
+            "gemodel",
+            "reorder",
+            "dup",
+            "order",
+            "limit",
+            "seed",
+            "poor",
+            "=",
+            ",",
+            "%",
+            "/",
+            "ms",
+            "s",
+            "1",
+            "0",
+            "-",
+            ".",
+            "nan",
+            "inf",
+            "1e308",
+            "99999999999999999999",
+            "keep",
+            "pareto",
+            " ",
+            "é",
+            "\0",
+        ];
+        let mut rng = SmallRng::seed_from_u64(5);
+        let mut ok = 0;
+        for _ in 0..50_000 {
+            let n = rng.random_range(1..12);
+            let text: String = (0..n)
+                .map(|_| pieces[rng.random_range(0..pieces.len())])
+                .collect();
+            if let Ok(c) = text.parse::<ImpairConfig>() {
+                c.validate().unwrap();
+                assert_eq!(c.to_string().parse::<ImpairConfig>().unwrap(), c, "{text}");
+                ok += 1;
+            }
+        }
+        // Some of the random lines are valid, so both paths were exercised.
+        assert!(ok > 100, "{ok}");
+    }
+
+    #[test]
     fn display_round_trips() {
         let texts = [
             "none",
