@@ -592,6 +592,12 @@ mod tests {
             seen.iter().filter(|c| **c == 2).count() as u64,
             stats.duplicated
         );
+        // As netem: a loss takes the duplicate first, so with both certain every packet
+        // still arrives, once.
+        let (out, stats) = run(config("dup=100%,loss=100%"), 9, 1000, MS);
+        assert_eq!(out.len(), 1000);
+        assert!(out.iter().enumerate().all(|(i, (p, _))| *p == i as u64));
+        assert_eq!((stats.duplicated, stats.dropped), (1000, 1000));
         // With loss, a duplicate meets the loss again on its own.
         let (_, stats) = run(config("delay=10ms,dup=50%,loss=50%"), 9, N, MS);
         assert_eq!(

@@ -131,6 +131,16 @@ mod tests {
     }
 
     #[test]
+    fn a_packet_meets_the_state_before_the_transition_as_in_netem() {
+        // Good → Bad surely after the first packet, never back: the first packet meets the
+        // Good state (kept), every later one the Bad state (lost).
+        let ge = GilbertElliott::new(1.0, 0.0, 1.0, 0.0).unwrap();
+        let mut l = LossProcess::new(LossModel::GilbertElliott(ge), 1);
+        let got: Vec<bool> = (0..5).map(|_| l.lose()).collect();
+        assert_eq!(got, [false, true, true, true, true]);
+    }
+
+    #[test]
     fn same_seed_same_losses() {
         let ge = LossModel::GilbertElliott(GilbertElliott::from_loss_and_burst(0.1, 4.0).unwrap());
         assert_eq!(run(ge, 99), run(ge, 99));
