@@ -1,4 +1,4 @@
-//! Command line: `callcert run`, `callcert sut`, `callcert demo`.
+//! Command line: `callcert run`, `callcert sut`, `callcert demo`, `callcert impair`, ….
 //!
 //! `main.rs` parses [`Cli`] and maps [`CliError`] onto exit codes (k6 conventions: 104 for an
 //! invalid configuration detected before any call, 1 when the harness itself failed).
@@ -126,12 +126,55 @@ pub enum Command {
         #[command(subcommand)]
         action: ReportCommand,
     },
+    /// Relay UDP through a network impairment (delay, jitter, loss, reordering, duplication)
+    /// in front of any device, until SIGINT/SIGTERM or --duration; prints its seed, and at the
+    /// end a summary per direction.
+    Impair(ImpairArgs),
     /// Start the reference call center in-process and run `scenarios/smoke.yaml` against it.
     Demo {
         /// Output directory (default `reports/demo-<UTC time>`).
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// `callcert impair …`.
+#[derive(Debug, clap::Args)]
+pub struct ImpairArgs {
+    /// Address clients send to (e.g. 127.0.0.1:5070).
+    #[arg(long)]
+    pub listen: String,
+    /// Where their datagrams go: the device under test (e.g. 127.0.0.1:5060).
+    #[arg(long)]
+    pub forward: String,
+    /// Impairment towards --forward, as a preset: good, poor or bad (SPEC ACC-PESQ-*).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Impairment towards --forward in the compact form, on top of --profile (e.g.
+    /// "loss=1%,jitter=20ms,delay=100ms,dist=normal,burst=3,reorder=1%,dup=0.1%,order=keep").
+    #[arg(long)]
+    pub spec: Option<String>,
+    /// Impairment of the replies back to the clients, as a preset (default: none).
+    #[arg(long)]
+    pub reverse_profile: Option<String>,
+    /// Impairment of the replies in the compact form, on top of --reverse-profile.
+    #[arg(long)]
+    pub reverse_spec: Option<String>,
+    /// Seed of the random draws (default: a random one, printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop after this long (e.g. 60s); default: until SIGINT/SIGTERM.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Most client mappings held at once (the least recently active makes room).
+    #[arg(long, default_value_t = 1024)]
+    pub max_mappings: usize,
+    /// Close a client's mapping after this long without a datagram either way.
+    #[arg(long, default_value = "60s")]
+    pub idle: String,
+    /// Print the final summary as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `callcert report …`.
@@ -334,6 +377,7 @@ pub async fn execute(cli: Cli) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Report { action } => report_command(action),
+        Command::Impair(args) => impair_command(args).await,
         Command::Demo { out } => {
             let cfg = SutConfig {
                 listen: "127.0.0.1:0"
@@ -614,6 +658,140 @@ pub async fn build_plan(
             ))
         },
     })
+}
+
+/// `callcert impair`: runs the relay until a signal or `--duration`; 104 for bad input.
+async fn impair_command(args: ImpairArgs) -> Result<i32, CliError> {
+    use crate::impair::relay::{Relay, RelayConfig, RelayError};
+    use crate::impair::ImpairConfig;
+    let invalid =
+        |flag: &str, e: &dyn std::fmt::Display| CliError::InvalidConfig(format!("{flag}: {e}"));
+    let impairment = |profile_flag: &str,
+                      profile: &Option<String>,
+                      spec_flag: &str,
+                      spec: &Option<String>|
+     -> Result<ImpairConfig, CliError> {
+        let base = match profile {
+            Some(p) => ImpairConfig::preset(p).map_err(|e| invalid(profile_flag, &e))?,
+            None => ImpairConfig::none(),
+        };
+        match spec {
+            Some(s) => base.with_spec(s).map_err(|e| invalid(spec_flag, &e)),
+            None => Ok(base),
+        }
+    };
+    let upstream = impairment("--profile", &args.profile, "--spec", &args.spec)?;
+    let downstream = impairment(
+        "--reverse-profile",
+        &args.reverse_profile,
+        "--reverse-spec",
+        &args.reverse_spec,
+    )?;
+    let duration = match &args.duration {
+        Some(d) => Some(
+            scenario::parse_duration(d)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    invalid(
+                        "--duration",
+                        &format!("{d:?} is not a duration above 0 (e.g. 60s)"),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let idle = scenario::parse_duration(&args.idle).map_err(|e| invalid("--idle", &e))?;
+    let listen = resolve_addr("--listen", &args.listen).await?;
+    let forward = resolve_addr("--forward", &args.forward).await?;
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let cfg = RelayConfig {
+        listen,
+        forward,
+        upstream,
+        downstream,
+        seed,
+        max_mappings: args.max_mappings,
+        idle_timeout: idle,
+    };
+    // Listen for the signals before any datagram moves, so that none ends the process
+    // without its summary.
+    let mut signals = Signals::register()
+        .map_err(|e| CliError::Harness(format!("cannot listen for signals: {e}")))?;
+    let relay = Relay::start(cfg).await.map_err(|e| match e {
+        RelayError::Setup { .. } => CliError::Harness(e.to_string()),
+        _ => CliError::InvalidConfig(e.to_string()),
+    })?;
+    eprintln!(
+        "callcert impair: relaying UDP {} -> {forward}; seed {seed}\n  \
+         upstream (clients -> {forward}): {upstream}\n  downstream (replies -> clients): {downstream}",
+        relay.local_addr()
+    );
+    match duration {
+        Some(d) => {
+            tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = signals.recv() => {}
+            }
+        }
+        None => signals.recv().await,
+    }
+    let stats = relay.stop().await;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&stats).map_err(|e| CliError::Harness(e.to_string()))?
+        );
+    } else {
+        print!("{}", stats.summary());
+    }
+    Ok(0)
+}
+
+/// A socket address, or a `host:port` resolved now; 104 when neither.
+async fn resolve_addr(flag: &str, text: &str) -> Result<SocketAddr, CliError> {
+    if let Ok(a) = text.parse() {
+        return Ok(a);
+    }
+    let bad = |why: String| CliError::InvalidConfig(format!("{flag}: {text:?}: {why}"));
+    tokio::net::lookup_host(text)
+        .await
+        .map_err(|e| bad(format!("not an address (HOST:PORT): {e}")))?
+        .next()
+        .ok_or_else(|| bad("resolves to no address".into()))
+}
+
+/// SIGINT and SIGTERM, listened for from the moment of [`Signals::register`].
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// How long calls may go on after the end of a `load:` profile before they are hung up.
