@@ -252,7 +252,7 @@ impl Pcm {
         if rate == self.rate {
             return Ok(self.clone());
         }
-        if rate == 0 || self.rate < rate || self.rate % rate != 0 {
+        if rate == 0 || self.rate < rate || !self.rate.is_multiple_of(rate) {
             return Err(QualityError::UnsupportedRate {
                 rate: self.rate,
                 expected: "the target rate or a whole multiple of it",
