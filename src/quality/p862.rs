@@ -456,6 +456,12 @@ mod tests {
     }
 
     #[test]
+    fn a_prepared_reference_can_be_shared_between_calls() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<PreparedReference>();
+    }
+
+    #[test]
     fn unrelated_noise_scores_low() {
         let score = score_nb(&bursts(8_000, 4, 1), &bursts(8_000, 4, 2), 8_000).unwrap();
         assert!(score.mos_lqo < 2.5, "{score:?}");
