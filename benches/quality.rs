@@ -1,5 +1,5 @@
-//! Voice quality: one narrowband P.862 score of an 8 s G.711 call with loss, one wideband
-//! score, locating the 8 s prompt in a 20 s received recording, and the E-model.
+//! Voice quality: one narrowband P.862 score of an 8 s G.711 call with loss (also against a
+//! prepared reference), one wideband score, locating the 8 s prompt in a 20 s received recording, and the E-model.
 
 use callcert::quality::{self, Band, CodecImpairment, EModelInput, Pcm};
 use callcert_codecs::g711;
@@ -43,6 +43,10 @@ fn scores(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("narrowband_8s", |b| {
         b.iter(|| quality::score_nb(black_box(&reference), black_box(&degraded), 8_000).unwrap())
+    });
+    let prepared = quality::PreparedReference::narrowband(&reference, 8_000).unwrap();
+    group.bench_function("narrowband_8s_prepared_reference", |b| {
+        b.iter(|| prepared.score(black_box(&degraded)).unwrap())
     });
     let up = |x: &[i16]| -> Vec<i16> { x.iter().flat_map(|&s| [s, s]).collect() };
     let (reference_16k, degraded_16k) = (up(&reference), up(&degraded));

@@ -20,7 +20,7 @@ pub use emodel::{
 };
 pub use p862::{
     read_wav, read_wav_at, score, score_nb, score_received, score_wb, Band, Pcm, PesqScore,
-    ReceivedScore,
+    PreparedReference, ReceivedScore,
 };
 pub use summary::{summarize, summarize_groups, ConditionSummary};
 

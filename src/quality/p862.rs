@@ -87,73 +87,12 @@ pub fn score(
     rate: u32,
     band: Band,
 ) -> Result<PesqScore, QualityError> {
-    match (band, rate) {
-        (Band::Narrow, NARROWBAND_RATE) | (Band::Wide, WIDEBAND_RATE) => {}
-        (Band::Narrow, _) => {
-            return Err(QualityError::UnsupportedRate {
-                rate,
-                expected: "8000 Hz for narrowband P.862 (convert with Pcm::to_rate)",
-            })
-        }
-        (Band::Wide, _) => {
-            return Err(QualityError::UnsupportedRate {
-                rate,
-                expected: "16000 Hz for wideband P.862.2",
-            })
-        }
-    }
-    // P.862 §8.1: at least a quarter of a second of each signal.
-    let minimum = rate as usize / 4;
-    for (which, signal) in [("reference", reference), ("degraded", degraded)] {
-        if signal.len() < minimum {
-            return Err(QualityError::TooShort {
-                which,
-                samples: signal.len(),
-                minimum,
-            });
-        }
-    }
-    if reference.len() > 2 * degraded.len() || degraded.len() > 2 * reference.len() {
-        return Err(QualityError::LengthMismatch {
-            reference: reference.len(),
-            degraded: degraded.len(),
-        });
-    }
-    if is_silent(reference, rate) {
-        return Err(QualityError::SilentReference);
-    }
-    if is_silent(degraded, rate) {
-        return Err(QualityError::SilentDegraded);
-    }
-    // The crate indexes its buffers directly; no input found so far makes it panic, but a panic
-    // in a third-party model must become an error for this one pair, not end a whole run.
-    let result = std::panic::catch_unwind(|| match band {
+    check_rate(rate, band)?;
+    check_reference(reference, rate)?;
+    check_degraded(reference.len(), degraded, rate)?;
+    guarded(band, rate, || match band {
         Band::Narrow => ::pesq::pesq_8k(reference, degraded),
         Band::Wide => ::pesq::pesq_wb(reference, degraded),
-    })
-    .map_err(|_| QualityError::ScorerFailed)?;
-    let value = f64::from(result.map_err(|error| match error {
-        ::pesq::PesqError::SignalTooShort { samples } => QualityError::TooShort {
-            which: "reference or degraded",
-            samples,
-            minimum,
-        },
-        ::pesq::PesqError::NoUtterancesFound => QualityError::NoUtterances,
-    })?);
-    if !value.is_finite() {
-        return Err(QualityError::ScorerFailed);
-    }
-    Ok(match band {
-        Band::Narrow => PesqScore {
-            band,
-            raw: Some(value),
-            mos_lqo: f64::from(::pesq::score::mos_lqo(value)),
-        },
-        Band::Wide => PesqScore {
-            band,
-            raw: None,
-            mos_lqo: value,
-        },
     })
 }
 
@@ -171,6 +110,156 @@ pub fn score_received(
     let segment = alignment.segment(received, reference.len());
     let score = score(reference, &segment, rate, band)?;
     Ok(ReceivedScore { alignment, score })
+}
+
+/// A narrowband reference prepared once and scored against many calls: the reference's own
+/// half of the P.862 preprocessing is done at construction, which saves about a quarter of
+/// each score. Scores are identical to [`score_nb`].
+pub struct PreparedReference {
+    samples: Vec<i16>,
+    context: ::pesq::PesqContext,
+}
+
+impl std::fmt::Debug for PreparedReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedReference")
+            .field("samples", &self.samples.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedReference {
+    /// Prepares an 8 kHz narrowband reference.
+    pub fn narrowband(reference: &[i16], rate: u32) -> Result<Self, QualityError> {
+        check_rate(rate, Band::Narrow)?;
+        check_reference(reference, rate)?;
+        let context = std::panic::catch_unwind(|| ::pesq::PesqContext::new_8k(reference))
+            .map_err(|_| QualityError::ScorerFailed)?
+            .map_err(|error| scorer_error(error, rate))?;
+        Ok(Self {
+            samples: reference.to_vec(),
+            context,
+        })
+    }
+
+    /// The reference samples.
+    pub fn samples(&self) -> &[i16] {
+        &self.samples
+    }
+
+    /// The P.862 score of `degraded` against this reference.
+    pub fn score(&self, degraded: &[i16]) -> Result<PesqScore, QualityError> {
+        check_degraded(self.samples.len(), degraded, NARROWBAND_RATE)?;
+        let context = std::panic::AssertUnwindSafe(&self.context);
+        guarded(Band::Narrow, NARROWBAND_RATE, move || {
+            context.score(degraded)
+        })
+    }
+
+    /// Finds this reference inside `received` and scores the matching segment (see
+    /// [`score_received`]).
+    pub fn score_received(&self, received: &[i16]) -> Result<ReceivedScore, QualityError> {
+        let alignment = align(&self.samples, received, NARROWBAND_RATE)
+            .ok_or(QualityError::ReferenceNotFound)?;
+        let segment = alignment.segment(received, self.samples.len());
+        let score = self.score(&segment)?;
+        Ok(ReceivedScore { alignment, score })
+    }
+}
+
+/// The rates each model runs at.
+fn check_rate(rate: u32, band: Band) -> Result<(), QualityError> {
+    match (band, rate) {
+        (Band::Narrow, NARROWBAND_RATE) | (Band::Wide, WIDEBAND_RATE) => Ok(()),
+        (Band::Narrow, _) => Err(QualityError::UnsupportedRate {
+            rate,
+            expected: "8000 Hz for narrowband P.862 (convert with Pcm::to_rate)",
+        }),
+        (Band::Wide, _) => Err(QualityError::UnsupportedRate {
+            rate,
+            expected: "16000 Hz for wideband P.862.2",
+        }),
+    }
+}
+
+/// P.862 §8.1: at least a quarter of a second of each signal.
+fn minimum_len(rate: u32) -> usize {
+    rate as usize / 4
+}
+
+fn check_reference(reference: &[i16], rate: u32) -> Result<(), QualityError> {
+    if reference.len() < minimum_len(rate) {
+        return Err(QualityError::TooShort {
+            which: "reference",
+            samples: reference.len(),
+            minimum: minimum_len(rate),
+        });
+    }
+    if is_silent(reference, rate) {
+        return Err(QualityError::SilentReference);
+    }
+    Ok(())
+}
+
+fn check_degraded(reference_len: usize, degraded: &[i16], rate: u32) -> Result<(), QualityError> {
+    if degraded.len() < minimum_len(rate) {
+        return Err(QualityError::TooShort {
+            which: "degraded",
+            samples: degraded.len(),
+            minimum: minimum_len(rate),
+        });
+    }
+    if reference_len > 2 * degraded.len() || degraded.len() > 2 * reference_len {
+        return Err(QualityError::LengthMismatch {
+            reference: reference_len,
+            degraded: degraded.len(),
+        });
+    }
+    if is_silent(degraded, rate) {
+        return Err(QualityError::SilentDegraded);
+    }
+    Ok(())
+}
+
+fn scorer_error(error: ::pesq::PesqError, rate: u32) -> QualityError {
+    match error {
+        ::pesq::PesqError::SignalTooShort { samples } => QualityError::TooShort {
+            which: "reference or degraded",
+            samples,
+            minimum: minimum_len(rate),
+        },
+        ::pesq::PesqError::NoUtterancesFound => QualityError::NoUtterances,
+    }
+}
+
+/// Runs the crate's model and maps its result: the raw score (narrowband) or the P.862.2
+/// MOS-LQO (wideband). The crate indexes its buffers directly; no input found so far makes it
+/// panic, but a panic in a third-party model must become an error for this one pair, not end a
+/// whole run.
+fn guarded(
+    band: Band,
+    rate: u32,
+    model: impl FnOnce() -> Result<f32, ::pesq::PesqError> + std::panic::UnwindSafe,
+) -> Result<PesqScore, QualityError> {
+    let value = std::panic::catch_unwind(model)
+        .map_err(|_| QualityError::ScorerFailed)?
+        .map(f64::from)
+        .map_err(|error| scorer_error(error, rate))?;
+    if !value.is_finite() {
+        return Err(QualityError::ScorerFailed);
+    }
+    Ok(match band {
+        Band::Narrow => PesqScore {
+            band,
+            raw: Some(value),
+            mos_lqo: f64::from(::pesq::score::mos_lqo(value)),
+        },
+        Band::Wide => PesqScore {
+            band,
+            raw: None,
+            mos_lqo: value,
+        },
+    })
 }
 
 /// True when no 20 ms frame of `signal` reaches the activity floor.
@@ -288,17 +377,15 @@ fn decimate(samples: &[i16], factor: usize) -> Vec<i16> {
         .collect();
     let gain: f64 = taps.iter().sum();
     taps.iter_mut().for_each(|t| *t /= gain);
+    // The taps are symmetric, so output k is their dot product with the input around k·factor;
+    // zeros stand in past either end.
+    let mut padded = vec![0.0_f64; half];
+    padded.extend(samples.iter().map(|&s| f64::from(s)));
+    padded.resize(padded.len() + half, 0.0);
     (0..samples.len().div_ceil(factor))
         .map(|k| {
-            let centre = k * factor;
-            let acc: f64 = taps
-                .iter()
-                .enumerate()
-                .filter_map(|(j, tap)| {
-                    let index = (centre + half).checked_sub(j)?;
-                    samples.get(index).map(|&s| tap * f64::from(s))
-                })
-                .sum();
+            let window = &padded[k * factor..k * factor + len];
+            let acc: f64 = window.iter().zip(&taps).map(|(x, t)| x * t).sum();
             acc.round().clamp(-32_768.0, 32_767.0) as i16
         })
         .collect()
@@ -335,6 +422,43 @@ mod tests {
         let score = score_wb(&wide, &wide, 16_000).unwrap();
         assert!(score.raw.is_none());
         assert!(score.mos_lqo > 4.5, "{score:?}");
+    }
+
+    #[test]
+    fn a_prepared_reference_scores_like_score_nb() {
+        let reference = bursts(8_000, 4, 1);
+        let prepared = PreparedReference::narrowband(&reference, 8_000).unwrap();
+        assert_eq!(prepared.samples(), &reference[..]);
+        let mut degraded = reference.clone();
+        degraded.iter_mut().step_by(3).for_each(|s| *s /= 2);
+        assert_eq!(
+            prepared.score(&degraded).unwrap(),
+            score_nb(&reference, &degraded, 8_000).unwrap()
+        );
+        // Longer than the reference: the crate recomputes, still the same score.
+        degraded.extend_from_slice(&reference[..4_000]);
+        assert_eq!(
+            prepared.score(&degraded).unwrap(),
+            score_nb(&reference, &degraded, 8_000).unwrap()
+        );
+        assert!(matches!(
+            prepared.score(&vec![0; reference.len()]),
+            Err(QualityError::SilentDegraded)
+        ));
+        assert!(matches!(
+            PreparedReference::narrowband(&vec![0; 8_000], 8_000),
+            Err(QualityError::SilentReference)
+        ));
+        assert!(matches!(
+            PreparedReference::narrowband(&reference, 16_000),
+            Err(QualityError::UnsupportedRate { .. })
+        ));
+    }
+
+    #[test]
+    fn a_prepared_reference_can_be_shared_between_calls() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<PreparedReference>();
     }
 
     #[test]
