@@ -649,6 +649,12 @@ pub async fn build_plan(
             agents: l.agents,
             series_interval: l.series_interval,
         }),
+        quality: match &scn.call.quality {
+            None => None,
+            Some(q) => Some(std::sync::Arc::new(
+                engine::quality::QualitySetup::load(q).map_err(CliError::InvalidConfig)?,
+            )),
+        },
         ivr: if scn.call.steps.is_empty() {
             None
         } else {

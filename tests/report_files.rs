@@ -307,6 +307,7 @@ fn record(index: u64) -> CallRecord {
             rtt_ms: None,
         }),
         ivr: None,
+        quality: None,
         cut_by_end: false,
         phase: Some(1),
     }

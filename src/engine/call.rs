@@ -168,7 +168,7 @@ pub(crate) async fn run_call(
             }),
             inband_dtmf: false,
             skip_first_voice: false,
-            hear: None,
+            hear: plan.quality.as_ref().map(|q| q.plan.jitter_buffer),
         },
     };
     // With steps the caller is silent except when a `talk` step speaks.
@@ -190,14 +190,28 @@ pub(crate) async fn run_call(
     let mut end_changed = Box::pin(end_change(ctx.end.clone()));
     let mut cut = false;
     let start = now();
-    let mut core = MediaCore::new(MediaSession::new(media_cfg, start));
+    let mut session = MediaSession::new(media_cfg, start);
+    if let Some(q) = &plan.quality {
+        let seed = crate::impair::derive_seed(plan.seed, index);
+        if let Err(e) = session.set_network(q.plan.network_rx, q.plan.network_tx, seed) {
+            // Validated with the scenario; a plan built in code may still carry a bad one.
+            tl.fail(FailureKind::Local, format!("call.quality.network: {e}"));
+            tl.record.ended_ms = tl.ms(now());
+            send(&mut records, tl.record, cap.take());
+            return;
+        }
+    }
+    let mut core = MediaCore::new(session);
     core.capture = cap.take().map(|c| (c, ctx.origin));
     core.local_rtp = local_rtp;
     let core = Arc::new(Mutex::new(core));
     // A call without steps has nothing to react to in its media: the media pacer sends and
     // receives it (see `pacer`), and this task handles only its signalling. With steps (or
     // without a pacer thread) this task serves the media, woken by each packet.
-    let sockets = match bound.map(|b| pacer::pace_or_own(&core, b, plan.ivr.is_none())) {
+    // Quality calls too: their network impairment times packets to the microsecond, which the
+    // pacer's 20 ms visits would not.
+    let paced = plan.ivr.is_none() && plan.quality.is_none();
+    let sockets = match bound.map(|b| pacer::pace_or_own(&core, b, paced)) {
         None => None,
         Some(Ok(own)) => own,
         Some(Err(e)) => {
@@ -384,7 +398,30 @@ pub(crate) async fn run_call(
                     tl.record.retransmissions_sent = call.retransmissions_sent();
                     tl.record.retransmissions_received = call.retransmissions_received();
                     tl.record.ended_ms = tl.ms(t);
-                    send(&mut records, tl.record.clone(), media.take_capture());
+                    match (&ctx.scorer, answered && plan.media) {
+                        (Some(scorer), true) => {
+                            // Scored on the workers; the record goes to the run with its score.
+                            let heard = {
+                                let mut core = media.core();
+                                core.session.finish_hearing(t);
+                                let stats = core.session.stats();
+                                super::quality::Heard {
+                                    index,
+                                    audio: core.session.take_heard(),
+                                    stats,
+                                    network: core.session.network_stats().0,
+                                }
+                            };
+                            let mut record = tl.record.clone();
+                            let cap = media.take_capture();
+                            let mut tx = records.take();
+                            scorer.submit(heard, move |q| {
+                                record.quality = Some(q);
+                                send(&mut tx, record, cap);
+                            });
+                        }
+                        _ => send(&mut records, tl.record.clone(), media.take_capture()),
+                    }
                     reported = true;
                     media.sending = false;
                     // Free the ports now; the task may linger to absorb SIP retransmissions.

@@ -6,6 +6,7 @@ pub mod dispatch;
 mod ivr;
 mod launch;
 pub mod pacer;
+pub mod quality;
 pub mod record;
 pub mod timer;
 
@@ -121,6 +122,8 @@ pub struct RunPlan {
     pub abort_on_fail: bool,
     /// The IVR flow each call walks, when the scenario has steps.
     pub ivr: Option<Arc<IvrPlan>>,
+    /// Voice-quality scoring of each call (`call.quality`), its reference loaded.
+    pub quality: Option<Arc<quality::QualitySetup>>,
     /// Offered load as a profile with Poisson arrivals and sampled holding times; replaces
     /// `calls`, `rate` and `hold` when set.
     pub load: Option<LoadPlan>,
@@ -292,6 +295,8 @@ pub struct RunResult {
     pub series: crate::metrics::series::TimeSeries,
     /// With a load profile: the metrics of each phase and the samples of the Erlang checks.
     pub load: Option<crate::metrics::load::LoadMetrics>,
+    /// With `call.quality`: MOS-LQO per network condition (mean, p5, calls below threshold).
+    pub quality: Vec<crate::quality::ConditionSummary>,
 }
 
 /// What the target said to an OPTIONS ping before the run (RFC 3261 §11).
@@ -477,6 +482,8 @@ pub(crate) struct CallContext {
     pub run_tag: String,
     /// When calls still in progress are cut at the end of the run.
     pub end: tokio::sync::watch::Receiver<launch::End>,
+    /// Scores the heard audio of each call off the media path (with `call.quality`).
+    pub scorer: Option<Arc<quality::Scorer>>,
 }
 
 /// Wall-clock time of now, for pcap timestamps (not a measurement).
@@ -614,10 +621,23 @@ pub async fn run_until(
         true => Some(preflight(&plan, &socket, &routes, &local).await),
         false => None,
     };
+    let scorer = match &plan.quality {
+        Some(setup) => Some(Arc::new({
+            let heard = out_dir.as_ref().map(|d| d.join("heard"));
+            quality::Scorer::start(setup.clone(), heard.clone()).map_err(|source| {
+                EngineError::Output {
+                    path: heard.unwrap_or_default(),
+                    source,
+                }
+            })?
+        })),
+        None => None,
+    };
     let origin = now();
     let (end_tx, end_rx) = tokio::sync::watch::channel(launch::End::Launching);
     let end_tx = Arc::new(end_tx);
     let ctx = Arc::new(CallContext {
+        scorer,
         end: end_rx,
         target_addr: plan.target_addr,
         plan,
@@ -657,6 +677,7 @@ pub async fn run_until(
     );
     drop(rec_tx);
     let mut metrics = RunMetrics::default();
+    let mut quality_tally = quality::Tally::default();
     let mut series = crate::metrics::series::TimeSeries::for_plan(&ctx.plan);
     let mut load_metrics =
         crate::metrics::load::LoadMetrics::for_run(&ctx.plan, schedule.as_deref());
@@ -720,6 +741,7 @@ pub async fn run_until(
             || r.answered_ms.is_some()
             || r.final_code.is_some();
         metrics.record(&r);
+        quality_tally.record(&r);
         series.record(&r);
         if let Some(l) = load_metrics.as_mut() {
             l.record(&r);
@@ -786,5 +808,6 @@ pub async fn run_until(
         stopped: stop.requested() != StopRequest::None,
         series,
         load: load_metrics,
+        quality: quality_tally.summaries(),
     })
 }

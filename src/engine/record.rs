@@ -140,6 +140,9 @@ pub struct CallRecord {
     /// Index of the `load:` profile phase the call was scheduled in (load runs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phase: Option<u32>,
+    /// Voice quality (with `call.quality`, when the call was answered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<super::quality::CallQuality>,
 }
 
 impl CallRecord {
@@ -197,6 +200,7 @@ impl CallTimeline {
                 retransmissions_received: 0,
                 media: None,
                 ivr: None,
+                quality: None,
                 cut_by_end: false,
                 phase: None,
             },

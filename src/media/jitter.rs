@@ -17,7 +17,8 @@
 //!   the packets' transit times (the last [`WINDOW`] packets, 2 s at 20 ms), the target is the
 //!   transit that the configured quantile of packets (95 % by default) beats, bounded by the
 //!   minimum transit plus `min`..`max`. The delay moves toward the target 10 ms at a time, in
-//!   quiet blocks (a silent block is inserted, or skipped at most every 250 ms), or at once by concealment when a
+//!   pauses (80 ms of quiet blocks: a silent block is inserted, or skipped at most every
+//!   250 ms), or at once by concealment when a
 //!   jitter spike calls for 40 ms or more at once.
 
 use super::plc::{Concealer, BLOCK, PLC_DELAY_SAMPLES};
@@ -31,6 +32,9 @@ pub const WINDOW: usize = 100;
 const QUIET_POWER: f64 = 32768.0 * 32768.0 * 1e-5;
 /// The delay grows by concealment (not waiting for a quiet block) when it is this far short.
 const URGENT_GROWTH: Duration = Duration::from_millis(40);
+/// Quiet blocks in a row that make a pause (80 ms): the delay changes only in pauses between
+/// words, never inside one, unless a jitter spike forces it.
+const PAUSE_BLOCKS: u32 = 8;
 /// Blocks played between two steps down (250 ms): the delay follows a falling target slowly.
 const SHRINK_EVERY: u64 = 25;
 /// Sequence numbers tracked per call (a day of 20 ms packets).
@@ -200,7 +204,8 @@ pub struct Earpiece {
     delay_max_ns: i64,
     delay_blocks: u64,
     min_transit: i64,
-    last_block_quiet: bool,
+    /// Quiet blocks played in a row (a pause long enough is where the delay may change).
+    quiet_run: u32,
 }
 
 impl Earpiece {
@@ -230,7 +235,7 @@ impl Earpiece {
             delay_max_ns: 0,
             delay_blocks: 0,
             min_transit: i64::MAX,
-            last_block_quiet: true,
+            quiet_run: PAUSE_BLOCKS,
         }
     }
 
@@ -375,9 +380,10 @@ impl Earpiece {
         let target = self.target_offset();
         let step = self.ns_of_samples(block);
         let short = target - self.offset;
-        if short >= step && (self.last_block_quiet || short >= URGENT_GROWTH.as_nanos() as i64) {
+        let in_pause = self.quiet_run >= PAUSE_BLOCKS;
+        if short >= step && (in_pause || short >= URGENT_GROWTH.as_nanos() as i64) {
             // Wait a block longer: fill it with silence after a quiet block, else conceal.
-            if self.last_block_quiet {
+            if in_pause {
                 self.heard.extend(std::iter::repeat_n(0i16, block as usize));
             } else {
                 self.plc.lost(&mut self.heard);
@@ -387,6 +393,7 @@ impl Earpiece {
             return true;
         }
         if -short >= step
+            && in_pause
             && self.delay_blocks >= self.last_shrink + SHRINK_EVERY
             && self.next_block_quiet(block)
         {
@@ -401,10 +408,18 @@ impl Earpiece {
         false
     }
 
+    fn note_quiet(&mut self, quiet: bool) {
+        self.quiet_run = if quiet {
+            self.quiet_run.saturating_add(1)
+        } else {
+            0
+        };
+    }
+
     fn next_block_quiet(&self, block: i64) -> bool {
         let mut samples = Vec::with_capacity(block as usize);
         if !self.gather(self.next_ts, block, &mut samples) {
-            return self.last_block_quiet;
+            return self.quiet_run >= PAUSE_BLOCKS;
         }
         power(&samples) <= QUIET_POWER
     }
@@ -445,12 +460,12 @@ impl Earpiece {
         self.delay_max_ns = self.delay_max_ns.max(depth);
         self.delay_blocks += 1;
         if self.gather(self.next_ts, block, &mut samples) && samples.len() == BLOCK {
-            self.last_block_quiet = power(&samples) <= QUIET_POWER;
+            self.note_quiet(power(&samples) <= QUIET_POWER);
             let arr: &[i16; BLOCK] = samples.as_slice().try_into().expect("one block");
             self.plc.good(arr, &mut self.heard);
         } else if self.gather(self.next_ts, block, &mut samples) {
             // A rate other than 8 kHz: no concealment, the samples as they are.
-            self.last_block_quiet = power(&samples) <= QUIET_POWER;
+            self.note_quiet(power(&samples) <= QUIET_POWER);
             self.heard.extend_from_slice(&samples);
         } else if block as usize == BLOCK {
             self.plc.lost(&mut self.heard);

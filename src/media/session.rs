@@ -17,6 +17,7 @@ use super::rtp::{RtpPacketizer, PACKET_DURATION, SAMPLES_PER_PACKET};
 use super::stats::{Arrival, RtpReceiveStats};
 use super::voice::{VoiceOnsetConfig, VoiceOnsetDetector};
 use super::MediaError;
+use crate::impair::{derive_seed, ImpairConfig, ImpairError, ImpairStats, Impairment};
 use callcert_codecs::dtmf::{DtmfDetector, DtmfEvent, DtmfTone};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -41,6 +42,9 @@ const MAX_GAP_FILL: usize = 8000;
 
 /// Playout tag of in-band DTMF clips.
 const INBAND_TAG: u32 = 0xd7f;
+
+/// How long after the end of a call media still in an impaired network is taken to arrive.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(10);
 
 /// Default RTCP report interval (RFC 3550 §6.2: 5 s minimum).
 pub const DEFAULT_RTCP_INTERVAL: Duration = Duration::from_secs(5);
@@ -292,6 +296,9 @@ pub struct MediaSession {
     inband: Option<DtmfDetector>,
     skip_first_voice: bool,
     earpiece: Option<Earpiece>,
+    /// Network impairment of what this session receives and of the RTP it sends.
+    impair_rx: Option<Impairment<Vec<u8>>>,
+    impair_tx: Option<Impairment<Vec<u8>>>,
     /// The far end's last sender report: its NTP time and the same instant in RTP units.
     remote_sr: Option<(u64, u32)>,
     /// One-way delays measured against it: sum, count, largest (ns).
@@ -368,6 +375,8 @@ impl MediaSession {
                 .hear
                 .map(|c| Earpiece::new(c, config.codec.clock_rate())),
             remote_sr: None,
+            impair_rx: None,
+            impair_tx: None,
             owd: (0.0, 0, i64::MIN),
             rx_samples: 0,
             first_segment_at: None,
@@ -480,8 +489,52 @@ impl MediaSession {
         }
     }
 
+    /// Puts a network condition in the path of the RTP this session receives (`rx`) and sends
+    /// (`tx`), each seeded on its own. Received packets reach the session at their impaired
+    /// arrival times, so every statistic, the receiver and the detectors see the impaired
+    /// stream; sent packets leave at their impaired times ([`poll_timeout`](Self::poll_timeout)
+    /// includes them). RTCP is not impaired.
+    pub fn set_network(
+        &mut self,
+        rx: Option<ImpairConfig>,
+        tx: Option<ImpairConfig>,
+        seed: u64,
+    ) -> Result<(), ImpairError> {
+        self.impair_rx = rx
+            .map(|c| Impairment::new(c, derive_seed(seed, 1)))
+            .transpose()?;
+        self.impair_tx = tx
+            .map(|c| Impairment::new(c, derive_seed(seed, 2)))
+            .transpose()?;
+        Ok(())
+    }
+
+    /// What the impairments did: (received direction, sent direction).
+    pub fn network_stats(&self) -> (Option<ImpairStats>, Option<ImpairStats>) {
+        (
+            self.impair_rx.as_ref().map(Impairment::stats),
+            self.impair_tx.as_ref().map(Impairment::stats),
+        )
+    }
+
     /// Handles an RTP datagram that arrived at `now`; malformed ones are counted.
     pub fn handle_rtp(&mut self, datagram: &[u8], now: Instant) {
+        let Some(net) = self.impair_rx.as_mut() else {
+            return self.receive_rtp(datagram, now);
+        };
+        // Everything up to `now` has been read from the socket: what the network delivers
+        // by then is final, at its own arrival times.
+        net.push(datagram.to_vec(), now);
+        self.deliver_impaired(now);
+    }
+
+    fn deliver_impaired(&mut self, now: Instant) {
+        while let Some((d, at)) = self.impair_rx.as_mut().and_then(|n| n.poll_timed(now)) {
+            self.receive_rtp(&d, at);
+        }
+    }
+
+    fn receive_rtp(&mut self, datagram: &[u8], now: Instant) {
         self.advance(now);
         let received = match self.rx.on_packet(datagram, now) {
             Ok(r) => r,
@@ -811,6 +864,28 @@ impl MediaSession {
                 });
             }
         }
+        if self.impair_tx.is_none() {
+            return self.next_rtp();
+        }
+        // Through the network: what is due goes in, what the network delivers by now comes out.
+        let now = self.now;
+        while let Some(t) = self.next_rtp() {
+            let bytes = self.buf[..t.len].to_vec();
+            if let Some(net) = self.impair_tx.as_mut() {
+                net.push(bytes, now);
+            }
+        }
+        let (bytes, _) = self.impair_tx.as_mut()?.poll_timed(now)?;
+        let len = bytes.len().min(TRANSMIT_BUFFER);
+        self.buf[..len].copy_from_slice(&bytes[..len]);
+        Some(MediaTransmit {
+            channel: RtpChannel::Rtp,
+            len,
+            mark: None,
+        })
+    }
+
+    fn next_rtp(&mut self) -> Option<MediaTransmit> {
         let sending = self.sending?;
         if Self::deadline(sending) > self.now {
             return None;
@@ -836,7 +911,8 @@ impl MediaSession {
             .rx_next_at
             .filter(|_| self.segmenter.as_ref().is_some_and(|s| s.in_voice()))
             .map(|t| t + RTP_GAP);
-        [rtp, self.next_rtcp, self.rx_dtmf.poll_timeout(), gap]
+        let net = self.impair_tx.as_ref().and_then(Impairment::poll_timeout);
+        [rtp, self.next_rtcp, self.rx_dtmf.poll_timeout(), gap, net]
             .into_iter()
             .flatten()
             .min()
@@ -892,9 +968,14 @@ impl MediaSession {
 
     /// Ends the receiver at `end` (the call's end): what was due by then is heard. Call before
     /// [`stats`](Self::stats) and [`take_heard`](Self::take_heard).
+    ///
+    /// What was in flight in the impaired network at `end` still arrives, at its own time:
+    /// the hang-up (signalling, not impaired) would have waited for it on a real network.
     pub fn finish_hearing(&mut self, end: Instant) {
+        let drained = end + IN_FLIGHT_GRACE;
+        self.deliver_impaired(drained);
         if let Some(ear) = self.earpiece.as_mut() {
-            ear.finish(end);
+            ear.finish(drained);
         }
     }
 

@@ -198,6 +198,10 @@ pub struct Report {
     /// Counts and load at a fixed interval (not kept across `report merge`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesReport>,
+    /// With `call.quality`: P.862.1 MOS-LQO per network condition (ACC-PESQ-GOOD/-POOR/-BAD),
+    /// with the jitter buffer in each call's record.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<crate::quality::ConditionSummary>,
 }
 
 impl CallCounts {
@@ -380,6 +384,7 @@ impl Report {
         r.failed_calls = result.failed_calls.clone();
         r.aborted_after = result.aborted_after;
         r.series = Some(result.series.report());
+        r.quality = result.quality.clone();
         if let (Some(l), Some(lm)) = (&plan.load, &result.load) {
             r.add_load(l, lm);
         }
@@ -446,6 +451,7 @@ impl Report {
             erlang_c: None,
             phases: Vec::new(),
             series: None,
+            quality: Vec::new(),
         }
     }
 
@@ -721,6 +727,20 @@ impl Report {
                     .unwrap_or_default();
                 let _ = writeln!(s, "    {:<12} {n:>6}  e.g. {example}", format!("{k:?}"));
             }
+        }
+        for q in &self.quality {
+            let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+            let _ = writeln!(
+                s,
+                "  MOS-LQO {:<12}: mean {} p5 {} min {} over {} calls; {} below {:.1}",
+                q.condition,
+                f(q.mean),
+                f(q.p5),
+                f(q.min),
+                q.count,
+                q.below_threshold,
+                q.threshold
+            );
         }
         s.push_str(&self.verdict_lines());
         let malformed: u64 = self.inbound.malformed.values().sum();

@@ -18,6 +18,8 @@ mod error;
 mod model;
 mod raw;
 mod raw_load;
+mod raw_quality;
+pub use raw_quality::spec_threshold;
 mod raw_steps;
 pub mod runner;
 pub mod steps;
@@ -25,7 +27,7 @@ pub(crate) mod yaml;
 
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use error::{Position, ScenarioError};
-pub use model::{CallPlan, CallerAudio, Scenario, ScenarioLoad, Timers};
+pub use model::{CallPlan, CallerAudio, QualityPlan, Scenario, ScenarioLoad, Timers};
 
 use std::ffi::OsString;
 use std::path::Path;

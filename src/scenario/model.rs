@@ -115,6 +115,25 @@ pub struct CallPlan {
     pub prompts: Option<PathBuf>,
     /// `steps`: the IVR flow after the answer; empty means "hold, then hang up".
     pub steps: std::sync::Arc<[super::steps::Step]>,
+    /// `quality`: score what the caller hears against a reference, under a network condition.
+    pub quality: Option<std::sync::Arc<QualityPlan>>,
+}
+
+/// `call.quality:`: voice-quality scoring of each call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityPlan {
+    /// `reference`: the recording the far end plays, which the heard audio is scored against.
+    pub reference: PathBuf,
+    /// `condition`: the label calls are summarized under (a preset's name by default).
+    pub condition: String,
+    /// `threshold`: MOS-LQO below which a call counts as poor (SPEC value for the presets).
+    pub threshold: f64,
+    /// `network`: impairment of the media the caller receives (none for `good`).
+    pub network_rx: Option<crate::impair::ImpairConfig>,
+    /// `network_tx`: impairment of the media the caller sends.
+    pub network_tx: Option<crate::impair::ImpairConfig>,
+    /// `jitter_buffer`: the receiver the heard audio is played by.
+    pub jitter_buffer: crate::media::jitter::JitterBufferConfig,
 }
 
 impl Default for CallPlan {
@@ -130,6 +149,7 @@ impl Default for CallPlan {
             voice_threshold_dbov: -35.0,
             prompts: None,
             steps: Vec::new().into(),
+            quality: None,
         }
     }
 }

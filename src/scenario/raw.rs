@@ -113,6 +113,8 @@ struct RawCall {
     prompts: Option<Spanned<String>>,
     #[serde(default)]
     steps: Option<Vec<Spanned<super::raw_steps::RawStep>>>,
+    #[serde(default)]
+    quality: Option<super::raw_quality::RawQuality>,
 }
 
 impl RawScenario {
@@ -567,6 +569,9 @@ fn call_plan(file: &Path, c: RawCall) -> Result<CallPlan, ScenarioError> {
         out.steps = steps.into();
     }
     out.prompts = prompts.dir;
+    if let Some(q) = c.quality {
+        out.quality = Some(super::raw_quality::quality_plan(file, q)?.into());
+    }
     Ok(out)
 }
 
