@@ -130,6 +130,21 @@ pub enum Command {
     /// in front of any device, until SIGINT/SIGTERM or --duration; prints its seed, and at the
     /// end a summary per direction.
     Impair(ImpairArgs),
+    /// Score a degraded recording against its reference with ITU-T P.862 (narrowband, 8 kHz:
+    /// raw score and P.862.1 MOS-LQO) or P.862.2 (wideband, 16 kHz). A degraded recording
+    /// longer than the reference (a call's heard audio) is searched for the reference first.
+    Score {
+        /// The reference recording (WAV, mono).
+        reference: PathBuf,
+        /// The degraded recording (WAV, mono).
+        degraded: PathBuf,
+        /// Wideband (P.862.2): both files at 16 kHz or more; default narrowband at 8 kHz.
+        #[arg(long)]
+        wideband: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Start the reference call center in-process and run `scenarios/smoke.yaml` against it.
     Demo {
         /// Output directory (default `reports/demo-<UTC time>`).
@@ -378,6 +393,12 @@ pub async fn execute(cli: Cli) -> Result<i32, CliError> {
         }
         Command::Report { action } => report_command(action),
         Command::Impair(args) => impair_command(args).await,
+        Command::Score {
+            reference,
+            degraded,
+            wideband,
+            json,
+        } => score_command(&reference, &degraded, wideband, json),
         Command::Demo { out } => {
             let cfg = SutConfig {
                 listen: "127.0.0.1:0"
@@ -869,6 +890,56 @@ fn erlang_command(
              and --answer"
                 .into(),
         ));
+    }
+    Ok(0)
+}
+
+/// `callcert score REF DEG`: one P.862 score on the command line.
+fn score_command(
+    reference: &std::path::Path,
+    degraded: &std::path::Path,
+    wideband: bool,
+    json: bool,
+) -> Result<i32, CliError> {
+    use crate::quality::{self, Band};
+    let (band, rate) = if wideband {
+        (Band::Wide, 16000)
+    } else {
+        (Band::Narrow, 8000)
+    };
+    let load = |p: &std::path::Path| {
+        quality::read_wav_at(p, rate).map_err(|e| CliError::InvalidConfig(e.to_string()))
+    };
+    let (r, d) = (load(reference)?, load(degraded)?);
+    // A recording much longer than the reference (a call) is searched for the reference.
+    let long = d.samples.len() > r.samples.len() + r.samples.len() / 5;
+    let (score, offset_ms) = if long {
+        let s = quality::score_received(&r.samples, &d.samples, rate, band)
+            .map_err(|e| CliError::InvalidConfig(e.to_string()))?;
+        (s.score, Some(s.alignment.offset_ms()))
+    } else {
+        let s = quality::score(&r.samples, &d.samples, rate, band)
+            .map_err(|e| CliError::InvalidConfig(e.to_string()))?;
+        (s, None)
+    };
+    if json {
+        let v = serde_json::json!({
+            "reference": reference.display().to_string(),
+            "degraded": degraded.display().to_string(),
+            "band": score.band,
+            "raw": score.raw,
+            "mos_lqo": score.mos_lqo,
+            "reference_offset_ms": offset_ms,
+        });
+        println!("{v}");
+    } else {
+        let raw = score
+            .raw
+            .map_or(String::new(), |r| format!("P.862 raw {r:.3}  "));
+        let at = offset_ms.map_or(String::new(), |o| {
+            format!("  (reference found at {o:.2} ms)")
+        });
+        println!("{raw}MOS-LQO {:.3}{at}", score.mos_lqo);
     }
     Ok(0)
 }

@@ -191,6 +191,8 @@ pub(crate) async fn run_call(
     let mut cut = false;
     let start = now();
     let mut session = MediaSession::new(media_cfg, start);
+    let (ntp, at) = super::wall_clock();
+    session.set_wall_clock(ntp, at);
     if let Some(q) = &plan.quality {
         let seed = crate::impair::derive_seed(plan.seed, index);
         if let Err(e) = session.set_network(q.plan.network_rx, q.plan.network_tx, seed) {

@@ -494,6 +494,17 @@ fn unix_now() -> Duration {
         .unwrap_or_default()
 }
 
+/// The wall clock (64-bit NTP) and the monotonic clock read together, for a media session's
+/// sender reports: a receiver sharing the wall clock then measures one-way delays exactly.
+#[allow(clippy::disallowed_methods)] // the engine is a driver
+pub fn wall_clock() -> (u64, Instant) {
+    let mono = Instant::now();
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (crate::media::rtcp::ntp::from_unix(wall), mono)
+}
+
 /// A tag unique to this run: the only non-seeded input of a run.
 #[allow(clippy::disallowed_methods)] // the engine is a driver; this is not a measurement
 fn run_tag() -> String {

@@ -770,7 +770,7 @@ async fn prepare_media(
     let bound = RtpPair::bind_std(local.addr.ip()).map_err(|_| 500u16)?;
     let ans = sdp::answer(&offer, &ctx.cfg.codecs, local.addr.ip(), bound.2).map_err(|_| 488u16)?;
     let remote = ans.negotiated.remote;
-    let session = MediaSession::new(
+    let mut session = MediaSession::new(
         MediaConfig {
             codec: ans.negotiated.codec.into(),
             source: if ctx.cfg.ivr.is_some() {
@@ -792,6 +792,10 @@ async fn prepare_media(
         },
         now(),
     );
+    // Sender reports carry the wall clock, so a caller on the same host (or NTP) measures
+    // the one-way delay of this stream.
+    let (ntp, at) = crate::engine::wall_clock();
+    session.set_wall_clock(ntp, at);
     let mut core = MediaCore::new(session);
     core.remote_rtp = Some(remote);
     core.remote_rtcp = Some(SocketAddr::new(remote.ip(), remote.port().wrapping_add(1)));
