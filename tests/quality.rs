@@ -427,20 +427,11 @@ fn narrowband_scores_match_the_itu_reference_on_a_g711_corpus() {
             });
         }
     }
-    let list_path = dir.path().join("pairs.tsv");
-    std::fs::write(&list_path, list).expect("write the pair list");
-    let scores = reference_scores(&list_path, pairs.len());
-    for (pair, score) in pairs.iter_mut().zip(scores) {
-        pair.reference_impl = score;
-    }
-    let (mad, max) = compare("narrowband P.862 MOS-LQO, callcert vs ITU-T", &pairs);
-    assert!(
-        mad <= MAX_MEAN_ABS_DIFF,
-        "MAD {mad:.4} > {MAX_MEAN_ABS_DIFF}"
-    );
-    assert!(
-        max <= MAX_ABS_DIFF,
-        "max abs diff {max:.4} > {MAX_ABS_DIFF}"
+    check_against_reference(
+        dir.path(),
+        &list,
+        &mut pairs,
+        "narrowband P.862 MOS-LQO, callcert vs ITU-T",
     );
 
     // The corpus spans the scale, and the three network conditions rank in order.
@@ -505,20 +496,11 @@ fn wideband_scores_match_the_itu_reference() {
             });
         }
     }
-    let list_path = dir.path().join("pairs.tsv");
-    std::fs::write(&list_path, list).expect("write the pair list");
-    let scores = reference_scores(&list_path, pairs.len());
-    for (pair, score) in pairs.iter_mut().zip(scores) {
-        pair.reference_impl = score;
-    }
-    let (mad, max) = compare("wideband P.862.2 MOS-LQO, callcert vs ITU-T", &pairs);
-    assert!(
-        mad <= MAX_MEAN_ABS_DIFF,
-        "MAD {mad:.4} > {MAX_MEAN_ABS_DIFF}"
-    );
-    assert!(
-        max <= MAX_ABS_DIFF,
-        "max abs diff {max:.4} > {MAX_ABS_DIFF}"
+    check_against_reference(
+        dir.path(),
+        &list,
+        &mut pairs,
+        "wideband P.862.2 MOS-LQO, callcert vs ITU-T",
     );
 }
 
@@ -577,4 +559,23 @@ fn a_prompt_is_found_and_scored_inside_a_received_call() {
         quality::score_received(&prompt, &other, RATE, Band::Narrow),
         Err(quality::QualityError::ReferenceNotFound)
     ));
+}
+
+/// Scores the pairs of `list` with the ITU-T reference and checks ours against them.
+fn check_against_reference(dir: &std::path::Path, list: &str, pairs: &mut [Pair], title: &str) {
+    let list_path = dir.join("pairs.tsv");
+    std::fs::write(&list_path, list).expect("write the pair list");
+    let scores = reference_scores(&list_path, pairs.len());
+    for (pair, score) in pairs.iter_mut().zip(scores) {
+        pair.reference_impl = score;
+    }
+    let (mad, max) = compare(title, pairs);
+    assert!(
+        mad <= MAX_MEAN_ABS_DIFF,
+        "MAD {mad:.4} > {MAX_MEAN_ABS_DIFF}"
+    );
+    assert!(
+        max <= MAX_ABS_DIFF,
+        "max abs diff {max:.4} > {MAX_ABS_DIFF}"
+    );
 }

@@ -39,21 +39,6 @@ pub(crate) struct IvrDriver {
     learned: Vec<usize>,
 }
 
-/// Writes 8 kHz mono 16-bit PCM.
-fn write_wav(path: &std::path::Path, samples: &[i16]) -> Result<(), hound::Error> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec)?;
-    for s in samples {
-        w.write_sample(*s)?;
-    }
-    w.finalize()
-}
-
 impl IvrDriver {
     pub(crate) fn new(plan: Arc<IvrPlan>) -> Self {
         let runner = StepRunner::new(plan.steps.clone());
@@ -154,7 +139,7 @@ impl IvrDriver {
         };
         self.learned.push(step);
         let path = learn.dir.join(format!("{name}.wav"));
-        if let Err(e) = write_wav(&path, session.prompt_audio()) {
+        if let Err(e) = crate::media::audio::write_wav(&path, session.prompt_audio()) {
             tracing::warn!("learn: cannot write {}: {e}", path.display());
         }
     }

@@ -454,8 +454,9 @@ impl Scratch {
     }
 }
 
-/// Asks the kernel to stamp each datagram's arrival (`SO_TIMESTAMPNS`).
-fn enable_rx_timestamps(sock: &UdpSocket) {
+/// Asks the kernel to stamp each datagram's arrival (`SO_TIMESTAMPNS`; read them with
+/// [`rx_stamp`]). Also used by the impairment relay.
+pub(crate) fn enable_rx_timestamps(sock: &UdpSocket) {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
@@ -472,7 +473,7 @@ fn enable_rx_timestamps(sock: &UdpSocket) {
         };
         if r != 0 {
             tracing::debug!(
-                "SO_TIMESTAMPNS: {}; arrival times are read when the pacer reads",
+                "SO_TIMESTAMPNS: {}; arrival times are read when the socket is read",
                 std::io::Error::last_os_error()
             );
         }
@@ -604,8 +605,8 @@ fn socket_addr(a: &libc::sockaddr_storage) -> Option<SocketAddr> {
 
 /// The `SCM_TIMESTAMPNS` stamp of a received message, as time since the Unix epoch.
 #[cfg(target_os = "linux")]
-fn rx_stamp(h: &libc::msghdr) -> Option<Duration> {
-    // SAFETY: `h` was filled by recvmmsg; the CMSG macros walk its control buffer within
+pub(crate) fn rx_stamp(h: &libc::msghdr) -> Option<Duration> {
+    // SAFETY: `h` was filled by recvmsg or recvmmsg; the CMSG macros walk its control buffer within
     // `msg_controllen`.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(h);

@@ -194,7 +194,7 @@ pub(crate) fn assess(setup: &QualitySetup, dir: Option<&std::path::Path>, h: Hea
     let mut heard_wav = None;
     if let Some(dir) = dir {
         let name = format!("call-{:06}.wav", h.index);
-        match write_wav(&dir.join(&name), &h.audio) {
+        match crate::media::audio::write_wav(&dir.join(&name), &h.audio) {
             Ok(()) => heard_wav = Some(format!("heard/{name}")),
             Err(e) => error = Some(format!("heard audio not written: {e}")),
         }
@@ -242,18 +242,4 @@ pub(crate) fn assess(setup: &QualitySetup, dir: Option<&std::path::Path>, h: Hea
         error,
         heard_wav,
     }
-}
-
-fn write_wav(path: &std::path::Path, audio: &[i16]) -> Result<(), hound::Error> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec)?;
-    for &s in audio {
-        w.write_sample(s)?;
-    }
-    w.finalize()
 }

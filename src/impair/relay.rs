@@ -23,6 +23,9 @@
 
 use super::impairment::{derive_seed, DelayStats, ImpairStats, Impairment, Spread};
 use super::{ImpairConfig, ImpairError};
+use crate::engine::pacer::enable_rx_timestamps;
+#[cfg(target_os = "linux")]
+use crate::engine::pacer::rx_stamp;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io;
@@ -661,33 +664,6 @@ async fn receive_error(what: &str, e: &io::Error) {
     }
 }
 
-/// Asks the kernel to stamp each datagram's arrival (`SO_TIMESTAMPNS`).
-fn enable_rx_timestamps(sock: &UdpSocket) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let on: libc::c_int = 1;
-        // SAFETY: a valid socket and a c_int option of the size given.
-        let r = unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r != 0 {
-            tracing::debug!(
-                "SO_TIMESTAMPNS: {}; arrival times are read when the relay reads",
-                io::Error::last_os_error()
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = sock;
-}
-
 /// Receives one datagram: its length, source and arrival time (the kernel's on Linux).
 #[cfg(target_os = "linux")]
 async fn recv_stamped(
@@ -741,24 +717,6 @@ fn recvmsg_stamped(
         .as_socket()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP source address"))?;
     Ok((n, from, stamp_instant(stamp)))
-}
-
-/// The `SCM_TIMESTAMPNS` stamp of a received message, as time since the Unix epoch.
-#[cfg(target_os = "linux")]
-fn rx_stamp(h: &libc::msghdr) -> Option<Duration> {
-    // SAFETY: `h` was filled by recvmsg; the CMSG macros walk its control buffer within
-    // `msg_controllen`.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(h);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
-                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                return Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
-            }
-            c = libc::CMSG_NXTHDR(h, c);
-        }
-    }
-    None
 }
 
 /// The monotonic instant of a wall-clock stamp taken a moment ago (now without one).

@@ -234,6 +234,21 @@ impl AudioCursor {
     }
 }
 
+/// Writes 8 kHz mono 16-bit PCM (a learned prompt, a call's heard audio).
+pub fn write_wav(path: &Path, samples: &[i16]) -> Result<(), hound::Error> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec)?;
+    for &s in samples {
+        w.write_sample(s)?;
+    }
+    w.finalize()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

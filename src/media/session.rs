@@ -1201,6 +1201,58 @@ mod tests {
         }
     }
 
+    /// Runs A and B over a link of constant `delay` from `t0` to `end` on a fake clock: B
+    /// starts sending at `b_start` (never without it), each stops after `packets` packets.
+    fn link(
+        a: &mut MediaSession,
+        b: &mut MediaSession,
+        delay: Duration,
+        t0: Instant,
+        end: Instant,
+        b_start: Option<Instant>,
+        packets: u64,
+    ) {
+        let mut net: Vec<InFlight> = Vec::new();
+        let mut b_start = b_start;
+        let mut now = t0;
+        while now < end {
+            // The next event: a session's timer, B's start, or a delivery.
+            let mut next = end;
+            for t in [a.poll_timeout(), b.poll_timeout(), b_start]
+                .into_iter()
+                .flatten()
+            {
+                next = next.min(t);
+            }
+            for d in &net {
+                next = next.min(d.at + delay);
+            }
+            now = next.max(now);
+            if b_start.is_some_and(|s| now >= s) {
+                b.start_sending(now);
+                b_start = None;
+            }
+            let (due, later): (Vec<_>, Vec<_>) = net.drain(..).partition(|d| d.at + delay <= now);
+            net = later;
+            for d in due {
+                let target = if d.to_b { &mut *b } else { &mut *a };
+                match d.channel {
+                    RtpChannel::Rtp => target.handle_rtp(&d.bytes, now),
+                    RtpChannel::Rtcp => target.handle_rtcp(&d.bytes, now),
+                }
+            }
+            a.handle_timeout(now);
+            b.handle_timeout(now);
+            drain(a, true, now, &mut net);
+            drain(b, false, now, &mut net);
+            for s in [&mut *a, &mut *b] {
+                if s.stats().tx_packets == packets {
+                    s.stop_sending(now);
+                }
+            }
+        }
+    }
+
     #[test]
     fn back_to_back_sessions_exchange_50_packets_without_loss() {
         let t0 = base();
@@ -1216,47 +1268,16 @@ mod tests {
         a.set_wall_clock(ntp::from_unix(Duration::from_secs(1_700_000_000)), t0);
         b.set_wall_clock(ntp::from_unix(Duration::from_secs(1_600_000_000)), t0);
         a.start_sending(t0);
-        let mut b_started = false;
 
-        let end = t0 + Duration::from_secs(3);
-        let mut net: Vec<InFlight> = Vec::new();
-        let mut now = t0;
-        while now < end {
-            // The next event: a session's timer, B's start, or a delivery.
-            let mut next = end;
-            for t in [a.poll_timeout(), b.poll_timeout()].into_iter().flatten() {
-                next = next.min(t);
-            }
-            if !b_started {
-                next = next.min(b_start);
-            }
-            for d in &net {
-                next = next.min(d.at + delay);
-            }
-            now = next.max(now);
-            if !b_started && now >= b_start {
-                b.start_sending(now);
-                b_started = true;
-            }
-            let (due, later): (Vec<_>, Vec<_>) = net.drain(..).partition(|d| d.at + delay <= now);
-            net = later;
-            for d in due {
-                let target = if d.to_b { &mut b } else { &mut a };
-                match d.channel {
-                    RtpChannel::Rtp => target.handle_rtp(&d.bytes, now),
-                    RtpChannel::Rtcp => target.handle_rtcp(&d.bytes, now),
-                }
-            }
-            a.handle_timeout(now);
-            b.handle_timeout(now);
-            drain(&mut a, true, now, &mut net);
-            drain(&mut b, false, now, &mut net);
-            for s in [&mut a, &mut b] {
-                if s.stats().tx_packets == 50 {
-                    s.stop_sending(now);
-                }
-            }
-        }
+        link(
+            &mut a,
+            &mut b,
+            delay,
+            t0,
+            t0 + Duration::from_secs(3),
+            Some(b_start),
+            50,
+        );
 
         for (name, s) in [("A", &a), ("B", &b)] {
             let st = s.stats();
@@ -1327,36 +1348,9 @@ mod tests {
         b.set_wall_clock(wall, t0);
         a.start_sending(t0);
         b.start_sending(t0);
-        let mut net: Vec<InFlight> = Vec::new();
         // The last packet leaves at 1.98 s and is due 40 ms after it arrives.
         let end = t0 + Duration::from_millis(2100);
-        let mut now = t0;
-        while now < end {
-            let mut next = end;
-            for t in [a.poll_timeout(), b.poll_timeout()].into_iter().flatten() {
-                next = next.min(t);
-            }
-            for d in &net {
-                next = next.min(d.at + delay);
-            }
-            now = next.max(now);
-            let (due, later): (Vec<_>, Vec<_>) = net.drain(..).partition(|d| d.at + delay <= now);
-            net = later;
-            for d in due {
-                let target = if d.to_b { &mut b } else { &mut a };
-                match d.channel {
-                    RtpChannel::Rtp => target.handle_rtp(&d.bytes, now),
-                    RtpChannel::Rtcp => target.handle_rtcp(&d.bytes, now),
-                }
-            }
-            a.handle_timeout(now);
-            b.handle_timeout(now);
-            drain(&mut a, true, now, &mut net);
-            drain(&mut b, false, now, &mut net);
-            if a.stats().tx_packets == 100 {
-                a.stop_sending(now);
-            }
-        }
+        link(&mut a, &mut b, delay, t0, end, None, 100);
         b.finish_hearing(end);
         let st = b.stats();
         let owd = st.one_way_delay_ms.expect("sender reports arrived");

@@ -130,7 +130,7 @@ fn unknown_field_is_named_with_position() {
     assert_eq!(
         err("name: t\ntarget: sip:a@b\ncalls: 1\nrate: 1\ncall:\n  hold: 2s\n  hangup_after: 3s\n"),
         "smoke.yaml:7:3: call.hangup_after: unknown field `hangup_after`, expected one of \
-answer_timeout, hold, audio, expect_voice, expect_media, media, media_timeout, voice_threshold_dbov, prompts, steps"
+answer_timeout, hold, audio, expect_voice, expect_media, media, media_timeout, voice_threshold_dbov, prompts, steps, quality"
     );
     assert!(err(&format!("{MINIMAL}bogus: 1\n"))
         .starts_with("smoke.yaml:5:1: bogus: unknown field `bogus`"));
