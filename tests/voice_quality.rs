@@ -88,7 +88,7 @@ fn each_spec_condition_is_scored_like_the_itu_reference_and_summarized() {
             &scn,
             format!(
                 "name: q-{condition}\ntarget: sip:ivr@127.0.0.1:{port}\ncalls: 3\nrate: 3\n\
-                 seed: 5\ncall:\n  hold: 8s\n  quality:\n    reference: {}\n    network: {condition}\n",
+                 seed: 5\nthresholds:\n  pesq_raw: ['avg>0.5']\ncall:\n  hold: 8s\n  quality:\n    reference: {}\n    network: {condition}\n",
                 welcome().display()
             ),
         )
@@ -109,6 +109,7 @@ fn each_spec_condition_is_scored_like_the_itu_reference_and_summarized() {
         };
         assert_eq!(summary["threshold"], threshold);
         let mut mos = Vec::new();
+        let mut raw = Vec::new();
         for line in std::fs::read_to_string(out.join("calls.jsonl"))
             .expect("calls.jsonl")
             .lines()
@@ -117,6 +118,7 @@ fn each_spec_condition_is_scored_like_the_itu_reference_and_summarized() {
             let q = &rec["quality"];
             let score = q["pesq"]["mos_lqo"].as_f64().expect("scored");
             mos.push(score);
+            raw.push(q["pesq"]["raw"].as_f64().expect("raw score"));
             let rx = &q["receiver"];
             assert!(rx["jitter_buffer"]["mode"] == "adaptive", "{q}");
             // Nothing is lost that the network did not drop or the buffer did not discard late.
@@ -161,13 +163,20 @@ fn each_spec_condition_is_scored_like_the_itu_reference_and_summarized() {
             pairs.push((welcome(), seg_path));
             ours.push((condition, score));
         }
-        let mean = mos.iter().sum::<f64>() / mos.len() as f64;
+        // The summary and the verdict are on the raw P.862 scale, as the SPEC's limits.
+        let mean = raw.iter().sum::<f64>() / raw.len() as f64;
         let reported = summary["mean"].as_f64().expect("mean");
         assert!(
             (reported - mean).abs() < 1e-9,
             "{condition}: {reported} vs {mean}"
         );
-        eprintln!("{condition}: MOS-LQO {mos:.3?}, mean {mean:.3}");
+        let verdict = report["verdict"]["verdicts"]
+            .as_array()
+            .and_then(|v| v.iter().find(|v| v["threshold"]["metric"] == "pesq_raw"))
+            .expect("a pesq_raw verdict");
+        assert_eq!(verdict["status"], "pass", "{verdict}");
+        assert!((verdict["measured"].as_f64().expect("measured") - mean).abs() < 1e-9);
+        eprintln!("{condition}: MOS-LQO {mos:.3?}, P.862 raw mean {mean:.3}");
     }
     stop_sut(&mut sut);
     let itu = itu_scores(&pairs, dir.path());

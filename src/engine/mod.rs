@@ -295,8 +295,11 @@ pub struct RunResult {
     pub series: crate::metrics::series::TimeSeries,
     /// With a load profile: the metrics of each phase and the samples of the Erlang checks.
     pub load: Option<crate::metrics::load::LoadMetrics>,
-    /// With `call.quality`: MOS-LQO per network condition (mean, p5, calls below threshold).
+    /// With `call.quality`: P.862 raw score per network condition (mean, p5, calls below
+    /// threshold).
     pub quality: Vec<crate::quality::ConditionSummary>,
+    /// With `call.quality`: every call's scores, for the verdict (ACC-PESQ-*).
+    pub scores: Option<quality::RunScores>,
 }
 
 /// What the target said to an OPTIONS ping before the run (RFC 3261 §11).
@@ -632,6 +635,7 @@ pub async fn run_until(
         true => Some(preflight(&plan, &socket, &routes, &local).await),
         false => None,
     };
+    let plan_quality = plan.quality.clone();
     let scorer = match &plan.quality {
         Some(setup) => Some(Arc::new({
             let heard = out_dir.as_ref().map(|d| d.join("heard"));
@@ -820,5 +824,6 @@ pub async fn run_until(
         series,
         load: load_metrics,
         quality: quality_tally.summaries(),
+        scores: plan_quality.map(|q| quality_tally.run_scores(&q.plan.condition)),
     })
 }

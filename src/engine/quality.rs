@@ -46,7 +46,7 @@ impl QualitySetup {
 pub struct CallQuality {
     /// The condition's label (summaries group calls by it).
     pub condition: String,
-    /// MOS-LQO below which the call counts as poor.
+    /// P.862 raw score below which the call counts as poor (the SPEC's scale).
     pub threshold: f64,
     /// The impairment applied to the received media (compact form), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,22 +84,56 @@ pub struct CallQuality {
     pub heard_wav: Option<String>,
 }
 
+/// Every scored call of a run, for the verdict: the run's network condition (from a preset
+/// name) and the two score metrics.
+#[derive(Debug, Clone, Default)]
+pub struct RunScores {
+    /// `good`, `poor` or `bad` when the condition is a preset's name; `Any` otherwise.
+    pub network: crate::verdict::NetworkCondition,
+    /// P.862 raw scores (the scale of the SPEC's limits, see the acceptance profile).
+    pub pesq_raw: crate::verdict::SampleSet,
+    /// P.862.1 MOS-LQO.
+    pub mos_lqo: crate::verdict::SampleSet,
+}
+
 /// The run's scores by condition, gathered as records arrive.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
     groups: std::collections::BTreeMap<String, (Vec<f64>, f64)>,
+    raw: Vec<f64>,
+    mos: Vec<f64>,
 }
 
 impl Tally {
-    /// Counts a call's MOS-LQO under its condition (calls without a score are not counted).
+    /// Counts a call's P.862 raw score under its condition (MOS-LQO for wideband, which has
+    /// no raw score); calls without a score are not counted.
     pub fn record(&mut self, r: &super::record::CallRecord) {
         let Some(q) = &r.quality else { return };
         let Some(p) = &q.pesq else { return };
+        if let Some(raw) = p.raw {
+            self.raw.push(raw);
+        }
+        self.mos.push(p.mos_lqo);
         self.groups
             .entry(q.condition.clone())
             .or_insert_with(|| (Vec::new(), q.threshold))
             .0
-            .push(p.mos_lqo);
+            .push(p.raw.unwrap_or(p.mos_lqo));
+    }
+
+    /// The scores for the verdict, under the run's condition.
+    pub fn run_scores(&self, condition: &str) -> RunScores {
+        use crate::verdict::NetworkCondition;
+        RunScores {
+            network: match condition {
+                "good" => NetworkCondition::Good,
+                "poor" => NetworkCondition::Poor,
+                "bad" => NetworkCondition::Bad,
+                _ => NetworkCondition::Any,
+            },
+            pesq_raw: crate::verdict::SampleSet::new(self.raw.clone()),
+            mos_lqo: crate::verdict::SampleSet::new(self.mos.clone()),
+        }
     }
 
     /// Count, mean, p5, minimum and calls below the threshold, per condition.

@@ -198,8 +198,8 @@ pub struct Report {
     /// Counts and load at a fixed interval (not kept across `report merge`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesReport>,
-    /// With `call.quality`: P.862.1 MOS-LQO per network condition (ACC-PESQ-GOOD/-POOR/-BAD),
-    /// with the jitter buffer in each call's record.
+    /// With `call.quality`: the P.862 raw score per network condition (ACC-PESQ-GOOD/-POOR/-BAD
+    /// limits are on that scale), with the jitter buffer in each call's record.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub quality: Vec<crate::quality::ConditionSummary>,
 }
@@ -332,6 +332,18 @@ pub fn evaluate_run(
     metrics: &crate::metrics::RunMetrics,
     load: Option<&crate::metrics::load::LoadMetrics>,
 ) -> crate::verdict::Evaluation {
+    evaluate_run_scored(thresholds, metrics, load, None)
+}
+
+/// [`evaluate_run`] with the voice-quality scores of a run made under one network condition
+/// (`call.quality`): `pesq_raw` and `mos_lqo` are measured, and the PESQ thresholds of the
+/// other conditions are not applicable.
+pub fn evaluate_run_scored(
+    thresholds: &[crate::verdict::Threshold],
+    metrics: &crate::metrics::RunMetrics,
+    load: Option<&crate::metrics::load::LoadMetrics>,
+    scores: Option<&crate::engine::quality::RunScores>,
+) -> crate::verdict::Evaluation {
     let phase = |name: &str| {
         load?.phases.iter().filter(|p| p.name == name).fold(
             None,
@@ -347,19 +359,28 @@ pub fn evaluate_run(
         idle.as_ref().map(|m| m.measurements()),
         busy.as_ref().map(|m| m.measurements()),
     );
-    crate::verdict::evaluate_phased(
-        thresholds,
-        &metrics.measurements(),
-        idle.as_ref(),
-        busy.as_ref(),
-    )
+    let mut whole = metrics.measurements();
+    let network = match scores {
+        Some(s) => {
+            whole.scores.insert("pesq_raw".into(), &s.pesq_raw);
+            whole.scores.insert("mos_lqo".into(), &s.mos_lqo);
+            s.network
+        }
+        None => crate::verdict::NetworkCondition::Any,
+    };
+    crate::verdict::evaluate_phased_on(thresholds, &whole, idle.as_ref(), busy.as_ref(), network)
 }
 
 impl Report {
     /// Builds the report of a finished run.
     pub fn new(plan: &RunPlan, result: &RunResult, started_unix_s: f64) -> Report {
         let m = &result.metrics;
-        let verdict = evaluate_run(&plan.thresholds, m, result.load.as_ref());
+        let verdict = evaluate_run_scored(
+            &plan.thresholds,
+            m,
+            result.load.as_ref(),
+            result.scores.as_ref(),
+        );
         let run = RunInfo {
             scenario: plan.name.clone(),
             target: plan.target.to_string(),
@@ -732,7 +753,7 @@ impl Report {
             let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
             let _ = writeln!(
                 s,
-                "  MOS-LQO {:<12}: mean {} p5 {} min {} over {} calls; {} below {:.1}",
+                "  PESQ {:<15}: mean {} p5 {} min {} over {} calls; {} below {:.1} (P.862 raw)",
                 q.condition,
                 f(q.mean),
                 f(q.p5),

@@ -126,7 +126,8 @@ pub struct QualityPlan {
     pub reference: PathBuf,
     /// `condition`: the label calls are summarized under (a preset's name by default).
     pub condition: String,
-    /// `threshold`: MOS-LQO below which a call counts as poor (SPEC value for the presets).
+    /// `threshold`: P.862 raw score below which a call counts as poor (SPEC value for the
+    /// presets, on the raw scale as in the acceptance profile).
     pub threshold: f64,
     /// `network`: impairment of the media the caller receives (none for `good`).
     pub network_rx: Option<crate::impair::ImpairConfig>,

@@ -9,7 +9,7 @@
 //!     network: poor                    # good | poor | bad | loss=1%,jitter=20ms,delay=100ms
 //!     network_tx: good                 # what the caller sends goes through this (default good)
 //!     condition: poor                  # report label (default: the preset's name, or custom)
-//!     threshold: 3.4                   # MOS-LQO below which a call counts as poor
+//!     threshold: 3.4                   # P.862 raw score below which a call counts as poor
 //!     jitter_buffer: { mode: adaptive, delay: 60ms, min: 20ms, max: 300ms, quantile: 0.95 }
 //! ```
 
@@ -55,7 +55,8 @@ struct RawJitterBuffer {
     quantile: Option<f64>,
 }
 
-/// The SPEC threshold of a preset condition (ACC-PESQ-GOOD/-POOR/-BAD), MOS-LQO.
+/// The SPEC threshold of a preset condition (ACC-PESQ-GOOD/-POOR/-BAD): a P.862 raw score
+/// (YD/T 2823 §10.3.1.4 cites P.862 itself; see `scenarios/profiles/yd2823-acceptance.yaml`).
 pub fn spec_threshold(condition: &str) -> Option<f64> {
     match condition {
         "good" => Some(3.8),
@@ -121,12 +122,12 @@ pub(crate) fn quality_plan(file: &Path, q: RawQuality) -> Result<QualityPlan, Sc
         None => preset.unwrap_or_else(|| if rx.is_none() { "good" } else { "custom" }.to_string()),
     };
     let threshold = match &q.threshold {
-        Some(t) if !(t.value.is_finite() && (1.0..=4.6).contains(&t.value)) => {
+        Some(t) if !(t.value.is_finite() && (-0.5..=4.5).contains(&t.value)) => {
             return Err(invalid(
                 file,
                 t,
                 "call.quality.threshold",
-                format!("a MOS-LQO between 1.0 and 4.6, got {}", t.value),
+                format!("a P.862 raw score between -0.5 and 4.5, got {}", t.value),
             ))
         }
         Some(t) => t.value,

@@ -258,7 +258,22 @@ pub fn evaluate_phased(
     idle: Option<&Measurements<'_>>,
     busy: Option<&Measurements<'_>>,
 ) -> Evaluation {
-    let whole_run = RunConditions::default();
+    evaluate_phased_on(thresholds, whole, idle, busy, NetworkCondition::Any)
+}
+
+/// [`evaluate_phased`] for a run made under a declared network condition: thresholds of
+/// another condition (ACC-PESQ-GOOD/POOR/BAD) are not applicable.
+pub fn evaluate_phased_on(
+    thresholds: &[Threshold],
+    whole: &Measurements<'_>,
+    idle: Option<&Measurements<'_>>,
+    busy: Option<&Measurements<'_>>,
+    network: NetworkCondition,
+) -> Evaluation {
+    let whole_run = RunConditions {
+        network,
+        ..RunConditions::default()
+    };
     let verdicts: Vec<Verdict> = thresholds
         .iter()
         .map(|t| {

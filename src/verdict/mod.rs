@@ -20,8 +20,8 @@ pub mod stats;
 pub mod threshold;
 
 pub use eval::{
-    evaluate, evaluate_one, evaluate_phased, overall, DelayStats, Evaluation, Measurements,
-    RunConditions, SampleSet, Status, Verdict,
+    evaluate, evaluate_one, evaluate_phased, evaluate_phased_on, overall, DelayStats, Evaluation,
+    Measurements, RunConditions, SampleSet, Status, Verdict,
 };
 pub use expr::{parse_threshold, Aggregation, ExprError, Limit, Op, ThresholdExpr, Unit};
 pub use metric::{lookup_metric, MetricInfo, MetricKind, METRICS};

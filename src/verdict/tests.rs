@@ -389,3 +389,28 @@ fn idle_and_busy_limits_are_judged_on_their_phases_calls() {
         evaluate(&thresholds, &whole, &RunConditions::default())
     );
 }
+
+/// A run under the `poor` network is judged by ACC-PESQ-POOR only; the other conditions'
+/// limits do not apply to it, and the raw scores are what is compared.
+#[test]
+fn pesq_limits_apply_to_their_own_network_only() {
+    let p = load_profile("yd2823-acceptance").expect("valid");
+    let thresholds: Vec<Threshold> = ["ACC-PESQ-GOOD", "ACC-PESQ-POOR", "ACC-PESQ-BAD"]
+        .iter()
+        .map(|id| by_id(&p, id).clone())
+        .collect();
+    let raw = SampleSet::new((0..30).map(|i| 3.6 + f64::from(i % 5) * 0.02).collect());
+    let mut m = Measurements::default();
+    m.scores.insert("pesq_raw".into(), &raw);
+    let e = evaluate_phased_on(&thresholds, &m, None, None, NetworkCondition::Poor);
+    let status: Vec<Status> = e.verdicts.iter().map(|v| v.status).collect();
+    assert_eq!(
+        status,
+        [Status::NotApplicable, Status::Pass, Status::NotApplicable],
+        "{:#?}",
+        e.verdicts
+    );
+    // Without a declared network every limit applies: 3.64 is not above 3.8.
+    let any = evaluate_phased(&thresholds, &m, None, None);
+    assert_eq!(any.verdicts[0].status, Status::Fail);
+}
