@@ -90,20 +90,8 @@ fn stop_relay(mut p: Proc, signal: &str) -> (std::process::ExitStatus, String, S
         .args([&format!("-{signal}"), &pid])
         .status();
     let status = p.wait_for(Duration::from_secs(10));
-    let mut out = String::new();
-    let mut err = String::new();
-    p.child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    p.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let out = text(p.child.stdout.take());
+    let err = text(p.child.stderr.take());
     (status, out, err)
 }
 
@@ -286,20 +274,8 @@ fn duration_ends_with_exit_0_and_the_summary() {
             .stderr(Stdio::piped()),
     );
     let status = p.wait_for(Duration::from_secs(10));
-    let mut out = String::new();
-    p.child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    p.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let out = text(p.child.stdout.take());
+    let err = text(p.child.stderr.take());
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.contains("seed 42"), "{err}");
     assert!(
@@ -328,13 +304,7 @@ fn refused(args: &[&str]) -> (Option<i32>, String) {
         cmd.stdout(Stdio::null()).stderr(Stdio::piped()),
     );
     let status = p.wait_for(Duration::from_secs(10));
-    let mut err = String::new();
-    p.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = text(p.child.stderr.take());
     (status.code(), err)
 }
 
@@ -388,4 +358,13 @@ fn bad_input_exits_104_naming_the_field() {
     let (code, err) = refused(&[&fwd[..], &["--duration", "0s"]].concat());
     assert_eq!(code, Some(104), "{err}");
     assert!(err.contains("--duration"), "{err}");
+}
+
+/// All that a child's pipe held (empty when it was not piped).
+fn text(pipe: Option<impl Read>) -> String {
+    let mut s = String::new();
+    if let Some(mut p) = pipe {
+        p.read_to_string(&mut s).expect("read the pipe");
+    }
+    s
 }

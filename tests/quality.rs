@@ -8,12 +8,15 @@
 //! `tests/quality/pesq_reference.py`). Needs espeak-ng, sox and Python with `pesq`: a missing
 //! tool fails the test with the command that installs it.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
 use callcert::quality::{self, Band, PesqScore};
 use callcert_codecs::g711;
+use common::write_wav;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
@@ -225,20 +228,6 @@ fn synthesize(voice: &str, text: &str, rate: u32, path: &Path) -> Vec<i16> {
     let pcm = quality::read_wav(path).expect("read the synthesized WAV");
     assert_eq!((pcm.rate, pcm.samples.len()), (rate, 8 * rate as usize));
     pcm.samples
-}
-
-fn write_wav(path: &Path, samples: &[i16], rate: u32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec).expect("create WAV");
-    for &s in samples {
-        writer.write_sample(s).expect("write WAV");
-    }
-    writer.finalize().expect("finish WAV");
 }
 
 /// Which of `packets` packets arrive in time to be played (false: lost or late).

@@ -22,20 +22,6 @@ fn read_wav(path: &Path) -> Vec<i16> {
         .collect()
 }
 
-fn write_wav(path: &Path, samples: &[i16]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("wav");
-    for &s in samples {
-        w.write_sample(s).expect("sample");
-    }
-    w.finalize().expect("finalize");
-}
-
 /// MOS-LQO of each (reference, degraded) pair by the ITU-T reference implementation.
 fn itu_scores(pairs: &[(std::path::PathBuf, std::path::PathBuf)], dir: &Path) -> Vec<f64> {
     let list = dir.join("pairs.tsv");
@@ -159,7 +145,7 @@ fn each_spec_condition_is_scored_like_the_itu_reference_and_summarized() {
                 })
                 .collect();
             let seg_path = dir.path().join(format!("{condition}-{}.wav", rec["index"]));
-            write_wav(&seg_path, &segment);
+            write_wav(&seg_path, &segment, 8000);
             pairs.push((welcome(), seg_path));
             ours.push((condition, score));
         }

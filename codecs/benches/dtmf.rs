@@ -8,23 +8,10 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 /// Samples in one 20 ms frame.
 const FRAME: usize = 160;
 
-/// The PCM samples of a 16-bit mono WAV file (the `data` chunk; the format is not checked).
-fn wav_samples(path: &std::path::Path) -> Vec<i16> {
-    let bytes = std::fs::read(path).expect("prompt recording");
-    let mut at = 12;
-    while at + 8 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
-        if &bytes[at..at + 4] == b"data" {
-            let end = (at + 8 + len).min(bytes.len());
-            return bytes[at + 8..end]
-                .chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                .collect();
-        }
-        at += 8 + len + (len & 1);
-    }
-    panic!("{path:?}: no data chunk");
-}
+// The tests' helpers (the bench uses their WAV reader).
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::wav_samples;
 
 /// Pushes `audio` frame by frame through a fresh detector and drains its events.
 fn run(audio: &[i16]) -> usize {

@@ -22,18 +22,7 @@ fn sine(hz: f64, rate: f64, amplitude: f64, len: usize) -> Vec<i16> {
 
 /// Amplitude of the component at `hz` (least-squares fit) and RMS of what is left.
 fn tone_and_residual(x: &[i16], hz: f64, rate: f64) -> (f64, f64) {
-    let (mut cc, mut ss, mut cs, mut xc, mut xs) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for (n, &v) in x.iter().enumerate() {
-        let (s, c) = (2.0 * PI * hz * n as f64 / rate).sin_cos();
-        cc += c * c;
-        ss += s * s;
-        cs += c * s;
-        xc += f64::from(v) * c;
-        xs += f64::from(v) * s;
-    }
-    let det = cc * ss - cs * cs;
-    let a = (xc * ss - xs * cs) / det;
-    let b = (xs * cc - xc * cs) / det;
+    let (a, b) = common::tone_fit(x, hz, rate, 0..x.len());
     let residual: f64 = x
         .iter()
         .enumerate()

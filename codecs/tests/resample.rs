@@ -4,6 +4,8 @@
 //! away from the edges of the signal, so rounding noise (±½ LSB spread over all frequencies)
 //! barely touches a measurement even 90 dB below the tone.
 
+mod common;
+
 use callcert_codecs::resample::{downsample_2x, upsample_2x};
 use std::f64::consts::PI;
 
@@ -16,19 +18,7 @@ fn sine(hz: f64, rate: f64, amplitude: f64, len: usize, phase: f64) -> Vec<i16> 
 
 /// Amplitude of the component at `hz` in `x` (sampled at `rate`), fitted over `x[skip..len-skip]`.
 fn amplitude_at(x: &[i16], hz: f64, rate: f64, skip: usize) -> f64 {
-    let (mut cc, mut ss, mut cs, mut xc, mut xs) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for (n, &v) in x.iter().enumerate().take(x.len() - skip).skip(skip) {
-        let w = 2.0 * PI * hz * n as f64 / rate;
-        let (s, c) = w.sin_cos();
-        cc += c * c;
-        ss += s * s;
-        cs += c * s;
-        xc += f64::from(v) * c;
-        xs += f64::from(v) * s;
-    }
-    let det = cc * ss - cs * cs;
-    let a = (xc * ss - xs * cs) / det;
-    let b = (xs * cc - xc * cs) / det;
+    let (a, b) = common::tone_fit(x, hz, rate, skip..x.len() - skip);
     a.hypot(b)
 }
 

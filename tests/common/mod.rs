@@ -189,3 +189,19 @@ pub fn run_scenario(scenario: &Path, out: &Path) -> serde_json::Value {
     );
     read_report(out)
 }
+
+/// Writes mono 16-bit PCM at `rate`.
+pub fn write_wav(path: &Path, samples: &[i16], rate: u32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w =
+        hound::WavWriter::create(path, spec).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for &s in samples {
+        w.write_sample(s).expect("write WAV");
+    }
+    w.finalize().expect("finish WAV");
+}

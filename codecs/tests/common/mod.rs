@@ -191,3 +191,18 @@ pub fn segmental_snr_db(reference: &[i16], decoded: &[i16], delay: usize) -> f64
     }
     sum / count as f64
 }
+
+/// Least-squares fit of a tone at `hz` to `x[range]`: the cosine and sine amplitudes (a, b).
+pub fn tone_fit(x: &[i16], hz: f64, rate: f64, range: std::ops::Range<usize>) -> (f64, f64) {
+    let (mut cc, mut ss, mut cs, mut xc, mut xs) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (n, &v) in x.iter().enumerate().take(range.end).skip(range.start) {
+        let (s, c) = (2.0 * std::f64::consts::PI * hz * n as f64 / rate).sin_cos();
+        cc += c * c;
+        ss += s * s;
+        cs += c * s;
+        xc += f64::from(v) * c;
+        xs += f64::from(v) * s;
+    }
+    let det = cc * ss - cs * cs;
+    ((xc * ss - xs * cs) / det, (xs * cc - xc * cs) / det)
+}
