@@ -9,6 +9,7 @@ pub mod engine;
 pub mod impair;
 pub mod media;
 pub mod metrics;
+pub mod monitor;
 pub mod quality;
 pub mod report;
 pub mod scenario;

@@ -43,7 +43,7 @@ fn simulate(schedule: &[Arrival], origin: Instant) -> Vec<CallRecord> {
                 c.record.final_code = Some(200);
                 c.record.answered_ms = Some(ms(answered));
                 c.record.bye_ms = Some(ms(released));
-                c.record.bye_by = Some("caller");
+                c.record.bye_by = Some(callcert::engine::record::HungUpBy::Caller);
                 c.record.ended_ms = ms(released) + 1.0;
             }
             c.record

@@ -290,7 +290,7 @@ fn record(index: u64) -> CallRecord {
         first_rtp_ms: Some(1000.0 * index as f64 + 2140.0),
         first_voice_ms: Some(1000.0 * index as f64 + 2_400.123_456),
         bye_ms: Some(1000.0 * index as f64 + 32_120.0),
-        bye_by: Some("caller"),
+        bye_by: Some(callcert::engine::record::HungUpBy::Caller),
         ended_ms: 1000.0 * index as f64 + 32_130.0,
         final_code: Some(200),
         failure: None,

@@ -62,7 +62,7 @@ impl FailureKind {
 }
 
 /// A failure with its reason.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Failure {
     /// Category.
     pub kind: FailureKind,
@@ -71,7 +71,7 @@ pub struct Failure {
 }
 
 /// Per-call media numbers kept in the record.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct CallMedia {
     /// Codec used.
     pub codec: String,
@@ -92,7 +92,10 @@ pub struct CallMedia {
 }
 
 /// Everything known about one call. Times are milliseconds since the start of the run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// It reads back from its own JSON (the monitor's store keeps records that way), except for
+/// `quality`, which is written but not read back.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CallRecord {
     /// Sequence number of the call in the run (0-based).
     pub index: u64,
@@ -117,7 +120,7 @@ pub struct CallRecord {
     /// BYE sent (by us) or received (from the far end).
     pub bye_ms: Option<f64>,
     /// Who hung up: `caller`, `callee`, or none.
-    pub bye_by: Option<&'static str>,
+    pub bye_by: Option<HungUpBy>,
     /// The call ended.
     pub ended_ms: f64,
     /// Final response code to the INVITE.
@@ -132,17 +135,37 @@ pub struct CallRecord {
     pub media: Option<CallMedia>,
     /// The IVR flow's measurements and outcome, when the scenario has steps and the call was
     /// answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ivr: Option<crate::scenario::runner::StepsResult>,
     /// The end of the run hung the call up (it was still in progress at the drain's cut-off).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cut_by_end: bool,
     /// Index of the `load:` profile phase the call was scheduled in (load runs only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<u32>,
     /// Voice quality (with `call.quality`, when the call was answered).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
     pub quality: Option<super::quality::CallQuality>,
+}
+
+/// Which side hung up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HungUpBy {
+    /// We sent the BYE.
+    Caller,
+    /// The far end sent it.
+    Callee,
+}
+
+impl HungUpBy {
+    /// `caller` or `callee`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HungUpBy::Caller => "caller",
+            HungUpBy::Callee => "callee",
+        }
+    }
 }
 
 impl CallRecord {
@@ -223,7 +246,7 @@ impl CallTimeline {
                 }
                 Method::Bye if self.record.bye_ms.is_none() => {
                     self.record.bye_ms = Some(self.ms(at));
-                    self.record.bye_by = Some("caller");
+                    self.record.bye_by = Some(HungUpBy::Caller);
                 }
                 _ => {}
             }
@@ -260,7 +283,7 @@ impl CallTimeline {
             SipMessage::Request(r) => {
                 if r.method == Method::Bye && self.record.bye_ms.is_none() {
                     self.record.bye_ms = Some(t);
-                    self.record.bye_by = Some("callee");
+                    self.record.bye_by = Some(HungUpBy::Callee);
                 }
             }
         }

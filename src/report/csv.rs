@@ -111,7 +111,7 @@ impl<W: Write> CallsCsvWriter<W> {
             opt_ms(r.first_rtp_ms),
             opt_ms(r.first_voice_ms),
             opt_ms(r.bye_ms),
-            r.bye_by.unwrap_or_default().to_owned(),
+            r.bye_by.map(|b| b.as_str()).unwrap_or_default().to_owned(),
             ms(r.ended_ms),
             opt_ms(r.post_dial_delay_ms()),
             opt_ms(r.setup_time_ms()),

@@ -45,7 +45,7 @@ pub struct Heard {
 }
 
 /// One prompt the runner took note of, for the record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct HeardPrompt {
     /// Step (1-based) that consumed it.
     pub step: usize,
@@ -58,7 +58,7 @@ pub struct HeardPrompt {
 }
 
 /// What the flow measured and how it ended.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct StepsResult {
     /// Steps in the flow.
     pub steps: usize,
