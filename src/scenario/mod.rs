@@ -13,6 +13,7 @@
 //! The loader helpers here are shared with the reference call center's configuration
 //! (`crate::sut::config`).
 
+pub mod daytime;
 pub mod duration;
 mod error;
 mod model;
