@@ -81,6 +81,21 @@ impl StopHandle {
         *self.tx.borrow()
     }
 
+    /// Waits until a stop has been asked for, and says which.
+    pub async fn stopped(&self) -> StopRequest {
+        let mut rx = self.subscribe();
+        loop {
+            let r = *rx.borrow_and_update();
+            if r != StopRequest::None {
+                return r;
+            }
+            // The sender lives in `self`, so the channel cannot close while we wait.
+            if rx.changed().await.is_err() {
+                return StopRequest::None;
+            }
+        }
+    }
+
     fn subscribe(&self) -> watch::Receiver<StopRequest> {
         self.tx.subscribe()
     }

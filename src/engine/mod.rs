@@ -334,9 +334,20 @@ async fn preflight(
     routes: &Routes,
     local: &LocalEndpoint,
 ) -> Preflight {
+    options_ping(plan, socket, routes, local, plan.seed ^ 0x0971).await
+}
+
+/// One OPTIONS ping of the plan's target over `socket`, waiting at most [`PREFLIGHT_WAIT`].
+async fn options_ping(
+    plan: &RunPlan,
+    socket: &SipSocket,
+    routes: &Routes,
+    local: &LocalEndpoint,
+    seed: u64,
+) -> Preflight {
     use crate::sip::options::{OptionsPing, PingResult};
     let start = now();
-    let mut ping = OptionsPing::new(&plan.target, local, plan.timers, plan.seed ^ 0x0971, start);
+    let mut ping = OptionsPing::new(&plan.target, local, plan.timers, seed, start);
     let mut rx = routes.register(ping.call_id());
     let give_up = start + PREFLIGHT_WAIT;
     let mut error = String::new();
@@ -382,6 +393,70 @@ async fn preflight(
             waited_ms: now().saturating_duration_since(start).as_secs_f64() * 1000.0,
         },
         PingResult::TransportError => Preflight::TransportError { detail: error },
+    }
+}
+
+/// A long-lived SIP endpoint that pings a plan's target with OPTIONS again and again (the
+/// monitor's availability probe, SYS-AVAILABILITY): one socket and dispatcher for all pings.
+pub struct Pinger {
+    plan: RunPlan,
+    socket: SipSocket,
+    routes: Routes,
+    local: LocalEndpoint,
+    sent: u64,
+    dispatcher: tokio::task::JoinHandle<()>,
+}
+
+impl Pinger {
+    /// Binds the plan's transport on an ephemeral port of its local address.
+    pub async fn bind(plan: &RunPlan) -> Result<Pinger, EngineError> {
+        let local_addr = SocketAddr::new(plan.local.ip(), 0);
+        let (socket, inbound) = SipSocket::bind(plan.transport, local_addr, false).await?;
+        let local = local_endpoint(&socket, plan);
+        let routes = Routes::default();
+        let dispatcher = tokio::spawn(dispatch::dispatch(
+            inbound,
+            socket.clone(),
+            routes.clone(),
+            None,
+        ));
+        Ok(Pinger {
+            plan: plan.clone(),
+            socket,
+            routes,
+            local,
+            sent: 0,
+            dispatcher,
+        })
+    }
+
+    /// Sends one OPTIONS and waits for its answer (at most [`PREFLIGHT_WAIT`]).
+    pub async fn ping(&mut self) -> Preflight {
+        self.sent += 1;
+        let seed = self.plan.seed ^ 0x0971 ^ self.sent.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        options_ping(&self.plan, &self.socket, &self.routes, &self.local, seed).await
+    }
+}
+
+impl Drop for Pinger {
+    fn drop(&mut self) {
+        self.dispatcher.abort();
+    }
+}
+
+/// The address the plan's calls advertise for `socket`: the bound one, or the source address
+/// towards the target when bound to the unspecified address.
+fn local_endpoint(socket: &SipSocket, plan: &RunPlan) -> LocalEndpoint {
+    let bound = socket.local_addr();
+    let advertised_ip = if bound.ip().is_unspecified() {
+        transport::route_source(plan.target_addr).unwrap_or(bound.ip())
+    } else {
+        bound.ip()
+    };
+    LocalEndpoint {
+        transport: plan.transport,
+        addr: SocketAddr::new(advertised_ip, bound.port()),
+        user: "callcert".into(),
     }
 }
 
@@ -583,18 +658,19 @@ pub async fn run_until(
     out_dir: Option<PathBuf>,
     stop: StopHandle,
 ) -> Result<RunResult, EngineError> {
+    run_observed(plan, out_dir, stop, None).await
+}
+
+/// [`run_until`], handing a copy of every call record to `observer` as the call ends (the
+/// monitor stores each one at once).
+pub async fn run_observed(
+    plan: RunPlan,
+    out_dir: Option<PathBuf>,
+    stop: StopHandle,
+    observer: Option<mpsc::UnboundedSender<CallRecord>>,
+) -> Result<RunResult, EngineError> {
     let (socket, inbound) = SipSocket::bind(plan.transport, plan.local, false).await?;
-    let bound = socket.local_addr();
-    let advertised_ip = if bound.ip().is_unspecified() {
-        transport::route_source(plan.target_addr).unwrap_or(bound.ip())
-    } else {
-        bound.ip()
-    };
-    let local = LocalEndpoint {
-        transport: plan.transport,
-        addr: SocketAddr::new(advertised_ip, bound.port()),
-        user: "callcert".into(),
-    };
+    let local = local_endpoint(&socket, &plan);
     let routes = Routes::default();
     tokio::spawn(dispatch::dispatch(
         inbound,
@@ -756,6 +832,9 @@ pub async fn run_until(
             || r.answered_ms.is_some()
             || r.final_code.is_some();
         metrics.record(&r);
+        if let Some(o) = &observer {
+            let _ = o.send(r.clone());
+        }
         quality_tally.record(&r);
         series.record(&r);
         if let Some(l) = load_metrics.as_mut() {
