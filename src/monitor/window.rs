@@ -1020,18 +1020,18 @@ pub fn busy_idle_parity(hourly: &[HourStats], cfg: &WindowConfig) -> Parity {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::engine::record::{Failure, FailureKind};
     use crate::scenario::runner::StepsResult;
     use rand::Rng;
 
     /// 2026-01-01 00:00:00 UTC.
-    const MIDNIGHT: f64 = 1_767_225_600.0;
-    const DAY: f64 = 86_400.0;
+    pub(crate) const MIDNIGHT: f64 = 1_767_225_600.0;
+    pub(crate) const DAY: f64 = 86_400.0;
 
     /// A finished IVR call: DTMF response 800 ms, the given queries and agent waits (ms).
-    fn record(queries_ms: &[f64], waits_ms: &[f64]) -> CallRecord {
+    pub(crate) fn record(queries_ms: &[f64], waits_ms: &[f64]) -> CallRecord {
         CallRecord {
             index: 0,
             call_id: "c@callcert".into(),
@@ -1066,7 +1066,12 @@ mod tests {
         }
     }
 
-    fn stored(slot: u64, at: f64, state: CallState, record: Option<CallRecord>) -> StoredCall {
+    pub(crate) fn stored(
+        slot: u64,
+        at: f64,
+        state: CallState,
+        record: Option<CallRecord>,
+    ) -> StoredCall {
         StoredCall {
             slot,
             scenario: "balance".into(),
@@ -1079,7 +1084,10 @@ mod tests {
     }
 
     /// Calls every `every_s` over the day starting at `MIDNIGHT`, each made by `make(hour)`.
-    fn day_of_calls(every_s: f64, make: impl Fn(u8, u64) -> CallRecord) -> Vec<StoredCall> {
+    pub(crate) fn day_of_calls(
+        every_s: f64,
+        make: impl Fn(u8, u64) -> CallRecord,
+    ) -> Vec<StoredCall> {
         let n = (DAY / every_s) as u64;
         (0..n)
             .map(|i| {
@@ -1166,7 +1174,7 @@ mod tests {
         // A call a minute with two queries each on a slower database: 9.5 s ± 0.25 s, 25 s
         // between 10:00 and 11:00. The hour lifts the mean to 9.5 + 15.5 / 24 = 10.15 s, and
         // 2 880 queries show it is over 10 s.
-        let wobble = |i: u64| if i % 2 == 0 { -250.0 } else { 250.0 };
+        let wobble = |i: u64| if i.is_multiple_of(2) { -250.0 } else { 250.0 };
         let slow = |h: u8, i: u64| {
             let q = if h == 10 { 25_000.0 } else { 9_500.0 } + wobble(i);
             record(&[q, q], &[])
@@ -1275,7 +1283,7 @@ mod tests {
         assert_eq!(r.failed_calls.len(), 12);
     }
 
-    fn ping(at: f64, answered: bool) -> PingRecord {
+    pub(crate) fn ping(at: f64, answered: bool) -> PingRecord {
         PingRecord {
             at_unix: at,
             answered,
@@ -1441,9 +1449,12 @@ mod tests {
         );
 
         // Three waits in all: too few for either group even with declared busy hours.
-        let calls = day_of_calls(300.0, |h, i| {
-            let w: &[f64] = if i % 100 == 0 { &[30_000.0] } else { &[] };
-            let _ = h;
+        let calls = day_of_calls(300.0, |_, i| {
+            let w: &[f64] = if i.is_multiple_of(100) {
+                &[30_000.0]
+            } else {
+                &[]
+            };
             record(&[3_000.0], w)
         });
         let cfg = WindowConfig {
