@@ -414,6 +414,7 @@ fn sample_report() -> HtmlReport {
                 threshold: Some(2.8),
             },
         ],
+        extra_sections: Vec::new(),
     }
 }
 

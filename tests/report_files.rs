@@ -480,6 +480,7 @@ fn html_sample() -> HtmlReport {
         response_cdfs: vec![],
         response_markers: vec![],
         mos: vec![],
+        extra_sections: vec![],
     }
 }
 

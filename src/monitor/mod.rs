@@ -13,6 +13,7 @@
 
 pub mod alert;
 pub mod prom;
+pub mod report;
 pub mod schedule;
 pub mod store;
 pub mod window;

@@ -85,6 +85,8 @@ const THRESHOLD: RGBColor = RGBColor(0xb0, 0x2a, 0x2a);
 const AXIS: RGBColor = RGBColor(0x55, 0x5b, 0x66);
 const GRID_BOLD: RGBColor = RGBColor(0xdd, 0xe1, 0xe6);
 const GRID_LIGHT: RGBColor = RGBColor(0xf0, 0xf2, 0xf4);
+/// The band behind shaded hours (busy hours).
+const SHADE: RGBColor = RGBColor(0xfb, 0xe9, 0xc8);
 const TEXT: RGBColor = RGBColor(0x22, 0x28, 0x30);
 const FONT: &str = "sans-serif";
 
@@ -428,6 +430,175 @@ pub fn mos_svg(id: &str, label: &str, conditions: &[MosByCondition]) -> Result<S
     })
 }
 
+/// How an hour-of-day chart draws its series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HourlyStyle {
+    /// Grouped bars, one per series in each hour (counts).
+    Bars,
+    /// Points joined across consecutive hours (means, rates).
+    Lines,
+}
+
+/// A horizontal reference line on an hour-of-day chart, e.g. a threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Level {
+    /// Legend label (`OPS-AGENT-WAIT avg<=60s`).
+    pub label: String,
+    /// Position on the y axis.
+    pub y: f64,
+}
+
+/// Values by hour of the day: x is the hour (0–23, the `x_desc` says which clock), one series
+/// per quantity as `(hour, value)` points (hours without data left out), `levels` as dashed
+/// horizontal lines, and `shaded` hours (e.g. busy hours) as a band behind, labelled
+/// `shaded_label`. `y_range` fixes the y axis; by default it runs from 0 to a round number
+/// above the data and the levels.
+#[allow(clippy::too_many_arguments)]
+pub fn hour_of_day_svg(
+    id: &str,
+    label: &str,
+    x_desc: &str,
+    y_desc: &str,
+    style: HourlyStyle,
+    series: &[Series],
+    levels: &[Level],
+    shaded: (&str, &[u8]),
+    y_range: Option<(f64, f64)>,
+) -> Result<String, ChartError> {
+    let lines: Vec<(String, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|s| {
+            let mut p: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite() && (0.0..24.0).contains(x))
+                .collect();
+            p.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (s.name.clone(), p)
+        })
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    if lines.is_empty() {
+        return Err(ChartError::NoData { id: id.to_owned() });
+    }
+    let (y0, y1) = match y_range {
+        Some((a, b)) if a.is_finite() && b.is_finite() && b > a => (a, b),
+        _ => {
+            let top = lines
+                .iter()
+                .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
+                .chain(levels.iter().map(|l| l.y).filter(|y| y.is_finite()))
+                .fold(0.0f64, f64::max);
+            // Headroom for the legend in the upper right, above the data.
+            (0.0, nice_ceiling(top * 1.45))
+        }
+    };
+    let n = lines.len();
+    render(id, label, (CHART_WIDTH, CHART_HEIGHT), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin_top(16)
+            .margin_right(28)
+            .margin_left(8)
+            .margin_bottom(8)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5f64..23.5f64, y0..y1)?;
+        let x_fmt = |v: &f64| {
+            if (v - v.round()).abs() < 1e-6 && (0.0..24.0).contains(v) {
+                format!("{:02}", v.round() as i64)
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .x_labels(24)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&|v| axis_number(*v))
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .disable_x_mesh()
+            .bold_line_style(GRID_BOLD)
+            .light_line_style(GRID_LIGHT)
+            .axis_style(AXIS)
+            .label_style((FONT, 15).into_font().color(&TEXT))
+            .axis_desc_style((FONT, 15).into_font().color(&TEXT))
+            .draw()?;
+        let (shade_label, shade_hours) = shaded;
+        let band: Vec<f64> = shade_hours
+            .iter()
+            .filter(|h| **h < 24)
+            .map(|h| f64::from(*h))
+            .collect();
+        if !band.is_empty() {
+            chart
+                .draw_series(
+                    band.iter()
+                        .map(|h| Rectangle::new([(h - 0.5, y0), (h + 0.5, y1)], SHADE.filled())),
+                )?
+                .label(shade_label)
+                .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 22, y + 6)], SHADE.filled()));
+        }
+        for (i, (name, points)) in lines.iter().enumerate() {
+            let c = colour(i);
+            match style {
+                HourlyStyle::Bars => {
+                    let width = 0.8 / n as f64;
+                    let left = |h: f64| h - 0.4 + i as f64 * width;
+                    chart
+                        .draw_series(points.iter().map(|&(h, v)| {
+                            Rectangle::new(
+                                [(left(h), y0.max(0.0)), (left(h) + width, v)],
+                                c.mix(0.85).filled(),
+                            )
+                        }))?
+                        .label(name.as_str())
+                        .legend(move |(x, y)| {
+                            Rectangle::new([(x, y - 6), (x + 22, y + 6)], c.mix(0.85).filled())
+                        });
+                }
+                HourlyStyle::Lines => {
+                    // Join only consecutive hours: a missing hour breaks the line.
+                    let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+                    for &p in points {
+                        match runs.last_mut() {
+                            Some(run) if run.last().is_some_and(|q| p.0 - q.0 <= 1.0) => {
+                                run.push(p)
+                            }
+                            _ => runs.push(vec![p]),
+                        }
+                    }
+                    chart
+                        .draw_series(
+                            runs.into_iter()
+                                .map(|run| PathElement::new(run, c.stroke_width(2))),
+                        )?
+                        .label(name.as_str())
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(3))
+                        });
+                    chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+                }
+            }
+        }
+        for l in levels.iter().filter(|l| l.y.is_finite()) {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(-0.5, l.y), (23.5, l.y)],
+                    8,
+                    5,
+                    THRESHOLD.stroke_width(2),
+                ))?
+                .label(l.label.as_str())
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], THRESHOLD.stroke_width(2))
+                });
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
+    })
+}
+
 /// A segmented axis of `n` categories (plotters' integer ranges are inclusive; a one-value range
 /// has no width, so a single category gets an empty neighbour).
 fn categories(
@@ -531,6 +702,51 @@ mod tests {
         };
         let svg = mos_svg("chart-m", "", &[mos]).unwrap();
         assert!(svg.contains("good"), "{svg}");
+    }
+
+    #[test]
+    fn hour_of_day_charts() {
+        let s = Series {
+            name: "calls".into(),
+            points: vec![(0.0, 12.0), (1.0, 11.0), (10.0, 12.0), (25.0, 3.0)],
+        };
+        let levels = [Level {
+            label: "limit".into(),
+            y: 20.0,
+        }];
+        for style in [HourlyStyle::Bars, HourlyStyle::Lines] {
+            let svg = hour_of_day_svg(
+                "chart-h",
+                "by hour",
+                "hour of day",
+                "calls",
+                style,
+                std::slice::from_ref(&s),
+                &levels,
+                ("busy hours", &[10, 11]),
+                None,
+            )
+            .unwrap();
+            assert!(svg.starts_with("<svg id=\"chart-h\""), "{svg}");
+            // Hour ticks 00 to 23 (plotters writes a text's content on its own line).
+            assert!(svg.contains("\n00\n</text>") && svg.contains("\n23\n</text>"));
+            assert!(!svg.contains("\n24\n</text>"), "{svg}");
+            assert!(svg.contains("busy hours") && svg.contains("limit"));
+        }
+        assert!(matches!(
+            hour_of_day_svg(
+                "chart-e",
+                "",
+                "",
+                "",
+                HourlyStyle::Lines,
+                &[],
+                &[],
+                ("", &[]),
+                None
+            ),
+            Err(ChartError::NoData { .. })
+        ));
     }
 
     #[test]

@@ -238,6 +238,16 @@ pub fn write_report_files(
         },
         &rows,
     )?;
+    let html_path = dir.join("report.html");
+    write_html(&html_path, &html_report(report, metrics, machine))?;
+    Ok(vec![junit, html_path])
+}
+
+/// The HTML report's content for a run: the verdict rows, configuration, delays, CDFs of
+/// `metrics`' histograms, failures, load and phases. A caller may add sections to it.
+pub fn html_report(report: &Report, metrics: &RunMetrics, machine: MachineInfo) -> HtmlReport {
+    let rows: Vec<VerdictRow> = report.verdict.verdicts.iter().map(verdict_row).collect();
+    let r = &report.run;
     let run_config = vec![
         ("scenario".to_string(), r.scenario.clone()),
         ("target".into(), format!("{} ({})", r.target, r.target_addr)),
@@ -256,7 +266,7 @@ pub fn write_report_files(
         ),
     ];
     let m = &report.metrics;
-    let html = HtmlReport {
+    HtmlReport {
         title: format!("callcert run — {}", r.scenario),
         profile: report.profile.clone(),
         verdict: (!rows.is_empty()).then(|| status_word(report.verdict.status).to_string()),
@@ -337,8 +347,6 @@ pub fn write_report_files(
         response_cdfs: Vec::new(),
         response_markers: Vec::new(),
         mos: Vec::new(),
-    };
-    let html_path = dir.join("report.html");
-    write_html(&html_path, &html)?;
-    Ok(vec![junit, html_path])
+        extra_sections: Vec::new(),
+    }
 }

@@ -126,6 +126,21 @@ pub struct HtmlReport {
     pub response_markers: Vec<Marker>,
     /// Voice quality by network condition.
     pub mos: Vec<MosByCondition>,
+    /// Sections a caller adds after voice quality (the monitor's time of day and availability).
+    pub extra_sections: Vec<ExtraSection>,
+}
+
+/// A section beyond the standard ones, listed in the contents and numbered in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraSection {
+    /// Its element id (`time-of-day`).
+    pub id: String,
+    /// Its heading.
+    pub title: String,
+    /// One paragraph under the heading (plain text, escaped here).
+    pub intro: String,
+    /// Its body: HTML built by callcert, with any outside text already escaped.
+    pub html: String,
 }
 
 /// Ids of the charts' `<svg>` elements.
@@ -197,8 +212,14 @@ pub fn render_html(r: &HtmlReport) -> String {
     load_section(&mut h, r);
     ivr_section(&mut h, r);
     voice_section(&mut h, r);
-    config_section(&mut h, r);
-    sign_off(&mut h, r);
+    for (i, x) in r.extra_sections.iter().enumerate() {
+        section_open(&mut h, &escape_attr(&x.id), 8 + i, &x.title, &x.intro);
+        h.push_str(&x.html);
+        h.push_str("</section>\n");
+    }
+    let extra = r.extra_sections.len();
+    config_section(&mut h, r, 8 + extra);
+    sign_off(&mut h, r, 9 + extra);
     h.push_str("</main>\n</body>\n</html>\n");
     h
 }
@@ -282,7 +303,23 @@ fn header(h: &mut String, r: &HtmlReport, verdict: VerdictStatus, label: &str) {
         "Configuration",
         "Sign-off",
     ];
-    for (id, t) in SECTION_IDS.iter().zip(titles) {
+    let extra = r
+        .extra_sections
+        .iter()
+        .map(|x| (escape_attr(&x.id), escape_text(&x.title)));
+    let standard: Vec<(String, String)> = SECTION_IDS
+        .iter()
+        .zip(titles)
+        .map(|(id, t)| (id.to_string(), t.to_string()))
+        .collect();
+    // The extra sections come after voice quality (the 7th), before the configuration.
+    let (before, after) = standard.split_at(7);
+    for (id, t) in before
+        .iter()
+        .cloned()
+        .chain(extra)
+        .chain(after.iter().cloned())
+    {
         let _ = write!(h, "<a href=\"#{id}\">{t}</a>");
     }
     h.push_str("</nav>\n</header>\n");
@@ -718,11 +755,11 @@ fn voice_section(h: &mut String, r: &HtmlReport) {
     h.push_str("</section>\n");
 }
 
-fn config_section(h: &mut String, r: &HtmlReport) {
+fn config_section(h: &mut String, r: &HtmlReport, n: usize) {
     section_open(
         h,
         "configuration",
-        8,
+        n,
         "Run configuration",
         "What was run, as configured. The seed repeats the arrivals, holding times and impairments exactly.",
     );
@@ -739,8 +776,8 @@ fn config_section(h: &mut String, r: &HtmlReport) {
     h.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn sign_off(h: &mut String, r: &HtmlReport) {
-    section_open(h, "sign-off", 9, "Sign-off", "");
+fn sign_off(h: &mut String, r: &HtmlReport, n: usize) {
+    section_open(h, "sign-off", n, "Sign-off", "");
     let _ = write!(
         h,
         "<div class=\"signatures\">\n\

@@ -205,8 +205,19 @@ pub const METRICS: &[MetricInfo] = &[
         kind: MetricKind::Rate,
         unit: "ratio",
         spec_ids: &["SYS-AVAILABILITY"],
-        measured: false,
-        description: "probes answered ÷ probes sent over the observation window",
+        measured: true,
+        description: "probes answered ÷ probes sent over the observation window (the monitor's \
+                      OPTIONS pings)",
+    },
+    MetricInfo {
+        name: "busy_idle_wait_ratio",
+        kind: MetricKind::Score,
+        unit: "×",
+        spec_ids: &["OPS-BUSY-IDLE-PARITY"],
+        measured: true,
+        description: "the longer ÷ the shorter mean agent wait of busy and idle hours of the day \
+                      (monitor windows); judged with a permutation test across hours and a 10 s \
+                      margin, see monitor::window",
     },
 ];
 
@@ -280,7 +291,9 @@ mod tests {
                 "dtmf_response",
                 "query_response",
                 "agent_wait",
-                "ivr_success_rate"
+                "ivr_success_rate",
+                "availability",
+                "busy_idle_wait_ratio"
             ]
         );
     }
