@@ -3,6 +3,11 @@
 //!
 //! Its delays are ground truth: the harness's post-dial delay and answer measurements are
 //! checked against `ring_delay` and `answer_delay`.
+//!
+//! A `schedule` changes the behaviour by the local time of day (a slow back end 10:00-11:00,
+//! slow agents, an outage) for calls arriving in its windows; [`SutConfig::behaviour_at`] says
+//! what a call arriving at a given wall-clock time gets, so a fake clock can ask too. See
+//! `scenarios/sut/bank-slow-hour.yaml`.
 
 use super::ivr::{self, Delay, IvrDefinition, IvrNode, RawDelay};
 use crate::scenario::daytime::{
