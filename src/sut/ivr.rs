@@ -605,15 +605,16 @@ struct RawQueue {
     answer_delay: Option<Spanned<RawDelay>>,
 }
 
-/// A delay as written: a duration string, or a `{ dist: ... }` map.
-enum RawDelay {
+/// A delay as written: a duration string, or a `{ dist: ... }` map (also read by the call
+/// center's `schedule`, see `super::config`).
+pub(super) enum RawDelay {
     Fixed(Duration),
     Dist(Box<RawDist>),
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawDist {
+pub(super) struct RawDist {
     dist: Spanned<String>,
     #[serde(default)]
     mean: Option<Spanned<Dur>>,
@@ -654,7 +655,11 @@ impl<'de> Deserialize<'de> for RawDelay {
 const DISTRIBUTIONS: &str = "normal, uniform, lognormal, exponential";
 
 /// Validates a delay at `field`.
-fn delay(file: &Path, raw: &Spanned<RawDelay>, field: &str) -> Result<Delay, ScenarioError> {
+pub(super) fn delay(
+    file: &Path,
+    raw: &Spanned<RawDelay>,
+    field: &str,
+) -> Result<Delay, ScenarioError> {
     let d = match &raw.value {
         RawDelay::Fixed(d) => return Ok(Delay::Fixed(*d)),
         RawDelay::Dist(d) => d,

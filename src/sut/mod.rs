@@ -17,8 +17,8 @@ use crate::sip::rsip::{Method, Request, SipMessage};
 use crate::sip::sdp;
 use crate::sip::transaction::TimerConfig;
 use crate::sip::transport::{self, SipSocket, TransportError};
-use config::{AfterPrompt, SutConfig};
-use ivr::{AgentPool, IvrAction, IvrCall};
+use config::{AfterPrompt, Faults, SutConfig};
+use ivr::{AgentPool, IvrAction, IvrCall, IvrDefinition};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -33,6 +33,14 @@ use tokio::sync::mpsc;
 #[allow(clippy::disallowed_methods)] // driver: reads the clock where packets are
 fn now() -> Instant {
     Instant::now()
+}
+
+/// Seconds since the Unix epoch on the wall clock: the time of day the schedule is read at.
+#[allow(clippy::disallowed_methods)] // driver: once per new INVITE
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Counters of the reference call center, readable while it runs.
@@ -190,8 +198,26 @@ struct SutContext {
     waiters: Mutex<HashMap<u64, mpsc::UnboundedSender<(u32, Instant)>>>,
 }
 
+/// What one call gets, fixed when its INVITE arrives (the schedule entry active then).
+struct CallBehaviour {
+    /// The IVR definition it walks.
+    ivr: Option<Arc<IvrDefinition>>,
+    /// The faults drawn from.
+    faults: Faults,
+}
+
 /// Starts the reference call center on the configured address; returns once it listens.
+///
+/// Each new INVITE reads the wall clock once and takes the behaviour of the schedule entry
+/// active then ([`SutConfig::behaviour_at`]); the agent pools are the configured IVR's, shared
+/// by calls under every entry.
 pub async fn serve(cfg: SutConfig, prompt: AudioSource) -> Result<SutHandle, TransportError> {
+    let mut cfg = cfg;
+    // The IVR may have been replaced since loading (`--ivr`, `--fixed-delays`).
+    cfg.prepare_schedule();
+    for (i, e) in cfg.schedule.entries.iter().enumerate() {
+        tracing::info!(entry = i, "sut schedule: {e}");
+    }
     let (socket, inbound) = SipSocket::bind(cfg.transport, cfg.listen, true).await?;
     let bound = socket.local_addr();
     let advertised = advertised_for(bound, SocketAddr::new([127, 0, 0, 1].into(), 5060));
@@ -227,9 +253,10 @@ pub async fn serve(cfg: SutConfig, prompt: AudioSource) -> Result<SutHandle, Tra
     let ctx2 = ctx.clone();
     tokio::spawn(async move {
         let mut seq = 0u64;
+        let mut active_entry = None;
         while let Some((req, from, at)) = new_rx.recv().await {
             seq += 1;
-            handle_new(&ctx2, req, from, at, seq).await;
+            handle_new(&ctx2, req, from, at, seq, &mut active_entry).await;
         }
     });
     Ok(SutHandle {
@@ -240,7 +267,33 @@ pub async fn serve(cfg: SutConfig, prompt: AudioSource) -> Result<SutHandle, Tra
     })
 }
 
-async fn handle_new(ctx: &Arc<SutContext>, req: Request, from: SocketAddr, at: Instant, seq: u64) {
+/// Which schedule entry governs a call arriving now; logs when that changes (`active_entry`
+/// is the entry of the previous call).
+fn behaviour_now(ctx: &SutContext, active_entry: &mut Option<usize>) -> CallBehaviour {
+    let b = ctx.cfg.behaviour_at(unix_now());
+    if b.entry != *active_entry {
+        if let Some(old) = active_entry.and_then(|i| ctx.cfg.schedule.entries.get(i)) {
+            tracing::info!("sut schedule: entry over ({})", old.window);
+        }
+        if let Some(new) = b.entry.and_then(|i| ctx.cfg.schedule.entries.get(i)) {
+            tracing::info!("sut schedule: entry active: {new}");
+        }
+        *active_entry = b.entry;
+    }
+    CallBehaviour {
+        ivr: b.ivr,
+        faults: *b.faults,
+    }
+}
+
+async fn handle_new(
+    ctx: &Arc<SutContext>,
+    req: Request,
+    from: SocketAddr,
+    at: Instant,
+    seq: u64,
+    active_entry: &mut Option<usize>,
+) {
     match req.method {
         Method::Invite => {
             let Ok(call_id) = message::call_id(&req.headers).map(str::to_string) else {
@@ -252,9 +305,10 @@ async fn handle_new(ctx: &Arc<SutContext>, req: Request, from: SocketAddr, at: I
                 ctx.routes.deliver(&call_id, input);
                 return;
             };
+            let behaviour = behaviour_now(ctx, active_entry);
             let ctx = ctx.clone();
             tokio::spawn(async move {
-                incoming_call(ctx.clone(), req, from, at, rx, seq).await;
+                incoming_call(ctx.clone(), req, from, at, rx, seq, behaviour).await;
                 ctx.routes.unregister(&call_id);
             });
         }
@@ -312,9 +366,8 @@ enum Fault {
     DropAfter(Duration),
 }
 
-fn pick_fault(cfg: &SutConfig, rng: &mut StdRng) -> Fault {
+fn pick_fault(f: &Faults, rng: &mut StdRng) -> Fault {
     let x: f64 = rng.random();
-    let f = &cfg.faults;
     let mut acc = 0.0;
     if let Some(r) = &f.reject {
         acc += r.rate;
@@ -364,6 +417,7 @@ async fn incoming_call(
     at: Instant,
     mut rx: crate::engine::dispatch::CallReceiver,
     seq: u64,
+    behaviour: CallBehaviour,
 ) {
     let cfg = &ctx.cfg;
     let c = &ctx.counters;
@@ -433,7 +487,7 @@ async fn incoming_call(
         }
     }
     let answer_origin = now();
-    let fault = pick_fault(cfg, &mut rng);
+    let fault = pick_fault(&behaviour.faults, &mut rng);
     if let Fault::Reject(code) = fault {
         c.fault_rejected.fetch_add(1, Ordering::Relaxed);
         leg.reject(code, &[], answer_origin);
@@ -476,10 +530,10 @@ async fn incoming_call(
     let mut trunk = Some(trunk);
     let mut ended = false;
     let mut linger_until: Option<Instant> = None;
-    let mut ivr = cfg
-        .ivr
-        .as_ref()
-        .map(|d| IvrCall::new(d.0.clone(), d.0.call_seed(seq)));
+    let mut ivr = behaviour.ivr.map(|d| {
+        let seed = d.call_seed(seq);
+        IvrCall::new(d, seed)
+    });
     let (agent_tx, mut agent_rx) = mpsc::unbounded_channel::<(u32, Instant)>();
     let mut last_msg_at = at;
     // The caller's ACK arrived: only then may the agent's leg re-INVITE (RFC 3261 §14.1); an
