@@ -145,6 +145,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Mystery-call monitoring: place a scenario's calls on a schedule for days, keep every
+    /// call in a durable store, judge a rolling window (yd2823-operational), ping the target
+    /// for availability, alert on changes and serve Prometheus metrics. `monitor report`
+    /// writes the report set of a stored period.
+    Monitor(Box<crate::monitor::command::MonitorArgs>),
     /// Start the reference call center in-process and run `scenarios/smoke.yaml` against it.
     Demo {
         /// Output directory (default `reports/demo-<UTC time>`).
@@ -345,16 +350,13 @@ pub async fn execute(cli: Cli) -> Result<i32, CliError> {
                 cfg.transport = t;
             }
             if let Some(p) = ivr {
-                cfg.ivr = Some(
+                cfg.set_ivr(Some(
                     sut::config::LoadedIvr::load(&p)
                         .map_err(|e| CliError::InvalidConfig(e.to_string()))?,
-                );
+                ));
             }
             if fixed_delays {
-                if let Some(i) = cfg.ivr.take() {
-                    let fixed = (*i.0).clone().with_fixed_delays();
-                    cfg.ivr = Some(sut::config::LoadedIvr(std::sync::Arc::new(fixed)));
-                }
+                cfg = cfg.with_fixed_delays();
             }
             let prompt = load_prompt(&cfg)?;
             let handle = sut::serve(cfg.clone(), prompt)
@@ -366,6 +368,9 @@ pub async fn execute(cli: Cli) -> Result<i32, CliError> {
                 cfg.transport.via_token().to_ascii_lowercase(),
                 cfg.trunks
             );
+            for e in &cfg.schedule.entries {
+                eprintln!("  schedule: {e}");
+            }
             wait_for_shutdown().await;
             let stats = handle.stats();
             println!(
@@ -393,6 +398,7 @@ pub async fn execute(cli: Cli) -> Result<i32, CliError> {
         }
         Command::Report { action } => report_command(action),
         Command::Impair(args) => impair_command(args).await,
+        Command::Monitor(args) => crate::monitor::command::monitor_command(*args).await,
         Command::Score {
             reference,
             degraded,
@@ -464,7 +470,8 @@ fn unix_now() -> Duration {
         .unwrap_or_default()
 }
 
-async fn wait_for_shutdown() {
+/// Waits for SIGINT or SIGTERM.
+pub async fn wait_for_shutdown() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -12,6 +12,9 @@
 //! - [`prom`]: the Prometheus text exposition and its HTTP endpoint.
 
 pub mod alert;
+pub mod command;
+pub mod core;
+pub mod driver;
 pub mod prom;
 pub mod report;
 pub mod schedule;

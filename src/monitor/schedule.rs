@@ -141,7 +141,7 @@ impl Schedule {
     /// The random draw of slot `k` in [0, 1): the same for a slot whatever else happens.
     fn unit(&self, k: u64) -> f64 {
         let mut rng = rand::rngs::StdRng::seed_from_u64(
-            self.seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x6d6f_6e69_746f_72,
+            self.seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x006d_6f6e_6974_6f72,
         );
         rng.random::<f64>()
     }
@@ -254,7 +254,10 @@ mod tests {
         let a = every(300, 60);
         let b = every(300, 60);
         assert_eq!(a.slot_time(17), b.slot_time(17));
-        let c = Schedule { seed: 6, ..every(300, 60) };
+        let c = Schedule {
+            seed: 6,
+            ..every(300, 60)
+        };
         assert_ne!(a.slot_time(17), c.slot_time(17));
     }
 
@@ -304,7 +307,10 @@ mod tests {
     fn windows_skip_slots_outside_them() {
         let mut s = every(600, 60);
         s.anchor_unix = 0.0; // midnight UTC
-        s.windows = vec!["09:00-10:00".parse().unwrap(), "22:00-01:00".parse().unwrap()];
+        s.windows = vec![
+            "09:00-10:00".parse().unwrap(),
+            "22:00-01:00".parse().unwrap(),
+        ];
         let mut k = 0;
         let mut placed = Vec::new();
         while let Some((slot, t)) = s.next_slot(k, 0.0) {

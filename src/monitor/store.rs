@@ -358,8 +358,8 @@ pub struct Store {
     // Dropped first: the connection closes (checkpointing the WAL) before the lock is released.
     conn: Connection,
     paths: Paths,
-    /// Holds the `flock` for the store's life.
-    _lock: File,
+    /// Holds the `flock` for the store's life (`None`: a reader, see [`Store::open_reader`]).
+    _lock: Option<File>,
 }
 
 impl Store {
@@ -393,7 +393,7 @@ impl Store {
         let mut store = Store {
             conn,
             paths,
-            _lock: lock,
+            _lock: Some(lock),
         };
         store.check_schema()?;
         // The start-up write: a full disk, a read-only file or an I/O error shows now.
@@ -406,6 +406,36 @@ impl Store {
             .map_err(sql(paths, "write to the database"))?;
             Ok(())
         })?;
+        Ok(store)
+    }
+
+    /// Opens an existing store to read it while a monitor may be running on it (`callcert
+    /// monitor report`): no lock, no write; WAL lets it read while the monitor writes. Writing
+    /// through it fails.
+    pub fn open_reader(dir: &Path) -> Result<Store, StoreError> {
+        let paths = Paths {
+            dir: dir.to_path_buf(),
+            db: dir.join(DB_FILE),
+        };
+        if !paths.db.is_file() {
+            return Err(StoreError::CannotOpen {
+                path: paths.db,
+                detail: "no store there (no monitor has written to this folder)".into(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            &paths.db,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql(&paths, "open the database"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(sql(&paths, "set the busy timeout"))?;
+        let mut store = Store {
+            conn,
+            paths,
+            _lock: None,
+        };
+        store.check_schema()?;
         Ok(store)
     }
 
