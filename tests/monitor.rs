@@ -307,6 +307,40 @@ fn sigkill_mid_call_then_restart_loses_nothing_and_continues_the_timetable() {
             .count()
             >= 10
     );
+    let judged = calls.iter().filter(|c| c.state == CallState::Done).count() as u64;
+    let interrupted = calls.len() as u64 - judged;
+    drop(s);
+
+    // The report set of the stored hour: the done calls judged, the interrupted ones counted.
+    let out = dir.path().join("report");
+    let o = callcert()
+        .args(["monitor", "report", "--store"])
+        .arg(&store)
+        .args(["--since", "1h", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        matches!(o.status.code(), Some(0 | 99)),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = common::read_report(&out);
+    assert_eq!(
+        r["calls"]["attempted"].as_u64(),
+        Some(judged),
+        "{}",
+        r["calls"]
+    );
+    assert_eq!(r["monitor"]["interrupted"].as_u64(), Some(interrupted));
+    assert!(!r["monitor"]["hourly"].as_array().unwrap().is_empty());
+    assert!(out.join("junit.xml").is_file() && out.join("report.html").is_file());
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Time of day") && html.contains("<svg"),
+        "time-of-day charts"
+    );
 }
 
 /// A one-shot HTTP listener that records the bodies POSTed to it.

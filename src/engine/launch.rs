@@ -83,10 +83,15 @@ impl StopHandle {
 
     /// Waits until a stop has been asked for, and says which.
     pub async fn stopped(&self) -> StopRequest {
+        self.reached(StopRequest::Graceful).await
+    }
+
+    /// Waits until the request is at least `level`, and says what it is.
+    pub async fn reached(&self, level: StopRequest) -> StopRequest {
         let mut rx = self.subscribe();
         loop {
             let r = *rx.borrow_and_update();
-            if r != StopRequest::None {
+            if r >= level {
                 return r;
             }
             // The sender lives in `self`, so the channel cannot close while we wait.

@@ -281,7 +281,8 @@ pub async fn monitor_command(args: MonitorArgs) -> Result<i32, CliError> {
         plan.load = None;
         plan.preflight = false;
         plan.abort_on_fail = false;
-        plan.drain = Some(args.drain);
+        // The call runs to its end; the monitor's own stop decides when to cut it (--drain).
+        plan.drain = None;
         plans.push(plan);
     }
     let mut names: Vec<String> = plans.iter().map(|p| p.name.clone()).collect();
@@ -337,7 +338,6 @@ pub async fn monitor_command(args: MonitorArgs) -> Result<i32, CliError> {
             crate::cli::wait_for_shutdown().await;
             stop.request(StopRequest::Graceful);
             crate::cli::wait_for_shutdown().await;
-            eprintln!("callcert monitor: hanging up every call in progress");
             stop.request(StopRequest::Now);
         })
     };
@@ -350,6 +350,7 @@ pub async fn monitor_command(args: MonitorArgs) -> Result<i32, CliError> {
         metrics_listen,
         max_calls: args.max_calls,
         duration: args.duration,
+        drain: args.drain,
     };
     eprintln!(
         "callcert monitor: {} → {}; store {}; profile {profile}",

@@ -31,6 +31,8 @@ pub struct MonitorPlan {
     pub max_calls: Option<u64>,
     /// Stop launching after this long (and let the calls in progress end).
     pub duration: Option<Duration>,
+    /// After SIGINT/SIGTERM, how long calls in progress may go on before they are hung up.
+    pub drain: Duration,
 }
 
 /// What a monitor session did.
@@ -195,6 +197,10 @@ pub async fn run_monitor(
     let mut alerts = 0u64;
     let mut undelivered = 0u64;
     let mut stopping = false;
+    // The calls' own stop: asked for (hang up now) once the drain after a signal runs out, or
+    // at a second signal. --max-calls and --duration let calls end by themselves.
+    let calls_stop = StopHandle::default();
+    let mut hang_up_at: Option<Instant> = None;
     let mut housekeeping = tokio::time::interval(Duration::from_secs(5));
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first evaluation shows the stored window at once (and its state on /metrics).
@@ -232,7 +238,7 @@ pub async fn run_monitor(
                 p.seed = plan.core.seed ^ slot.wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 say(format!("placed slot={slot} scenario={}", p.name));
                 let tx = ev_tx.clone();
-                let stop = stop.clone();
+                let stop = calls_stop.clone();
                 tokio::spawn(async move {
                     let (obs_tx, mut obs_rx) = mpsc::unbounded_channel();
                     let res = engine::run_observed(p, None, stop, Some(obs_tx)).await;
@@ -305,13 +311,25 @@ pub async fn run_monitor(
                 }
                 update_metrics(&core, undelivered);
             }
-            r = stop.stopped(), if !stopping => {
+            r = stop.stopped(), if hang_up_at.is_none() => {
                 stopping = true;
+                let drain = if r == StopRequest::Now { Duration::ZERO } else { plan.drain };
+                hang_up_at = Some(instant_at(unix_now() + drain.as_secs_f64()));
                 say(format!(
-                    "stopping ({}): no new calls; {} in progress end or are hung up",
-                    if r == StopRequest::Now { "now" } else { "graceful" },
-                    core.in_flight()
+                    "stopping: no new calls; {} in progress may end within {}, then are hung up",
+                    core.in_flight(),
+                    crate::scenario::duration::format_duration(drain)
                 ));
+            }
+            _ = stop.reached(StopRequest::Now), if hang_up_at.is_some() && calls_stop.requested() != StopRequest::Now => {
+                say("hanging up every call in progress".into());
+                calls_stop.request(StopRequest::Now);
+            }
+            _ = engine::timer::sleep_until(hang_up_at.unwrap_or_else(|| instant_at(unix_now() + 3600.0))), if hang_up_at.is_some() && calls_stop.requested() != StopRequest::Now => {
+                if core.in_flight() > 0 {
+                    say(format!("drain over: hanging up {} call(s)", core.in_flight()));
+                }
+                calls_stop.request(StopRequest::Now);
             }
             _ = engine::timer::sleep_until(deadline.unwrap_or_else(|| instant_at(unix_now() + 3600.0))), if deadline.is_some() && !stopping => {
                 stopping = true;
