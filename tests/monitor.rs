@@ -549,3 +549,90 @@ fn a_full_disk_is_refused_at_start() {
         "{err}"
     );
 }
+
+#[test]
+fn an_alert_undelivered_at_sigkill_is_sent_after_the_restart_and_not_raised_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let scn = walk(dir.path(), port);
+    let store = dir.path().join("store");
+    // First life: the webhook's host refuses connections, so the unreachable alert stays
+    // undelivered (retried for minutes) when the monitor is killed.
+    let dead = format!("http://127.0.0.1:{}/hook", free_port());
+    let common_args = |hook: &str| -> Vec<String> {
+        [
+            scn.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--every",
+            "1h",
+            "--ping-every",
+            "1s",
+            "--down-after",
+            "2",
+            "--webhook",
+            hook,
+            "--alert-retries",
+            "100",
+            "--metrics-listen",
+            "off",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let args1 = common_args(&dead);
+    let mut m = Monitor::start(&args1.iter().map(String::as_str).collect::<Vec<_>>());
+    m.until(Duration::from_secs(30), |l| {
+        l.iter()
+            .any(|x| x.contains("alert 1:") && x.contains("unreachable"))
+    });
+    m.proc.child.kill().unwrap(); // SIGKILL
+    m.proc.child.wait().unwrap();
+    m.drain();
+    {
+        let s = Store::open(&store).unwrap();
+        let a = s.alerts_since(0.0).unwrap();
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert!(!a[0].delivered, "{a:?}");
+    }
+    // Second life, with a webhook that works: alert 1 arrives (same id), and the target still
+    // being down raises no second unreachable alert.
+    let (url, bodies) = webhook_listener();
+    let args2 = common_args(&url);
+    let mut m2 = Monitor::start(&args2.iter().map(String::as_str).collect::<Vec<_>>());
+    let again = bodies
+        .recv_timeout(Duration::from_secs(30))
+        .expect("alert sent again");
+    assert_eq!(again["id"], 1, "{again}");
+    assert_eq!(again["kind"], "unreachable", "{again}");
+    m2.until(Duration::from_secs(10), |l| {
+        l.iter()
+            .filter(|x| x.contains("ping") || x.contains("placed"))
+            .count()
+            >= 1
+            || l.len() >= 4
+    });
+    std::thread::sleep(Duration::from_secs(4)); // several more unanswered pings
+    let _sut = bank_sut(dir.path(), port);
+    let next = loop {
+        let v = bodies
+            .recv_timeout(Duration::from_secs(30))
+            .expect("recovery alert");
+        if v["kind"] != "verdict_fail" && v["kind"] != "verdict_pass" {
+            break v;
+        }
+    };
+    assert_eq!(
+        next["kind"], "reachable",
+        "no second unreachable alert: {next}"
+    );
+    assert!(next["id"].as_i64().unwrap() > 1);
+    let status = m2.proc.terminate(Duration::from_secs(30));
+    m2.drain();
+    assert!(status.success(), "{}", m2.seen.join("\n"));
+    let s = Store::open(&store).unwrap();
+    let a = s.alerts_since(0.0).unwrap();
+    assert!(a.iter().all(|a| a.delivered), "{a:?}");
+    assert_eq!(a.iter().filter(|a| a.kind == "unreachable").count(), 1);
+}

@@ -26,7 +26,7 @@ pub const USER_AGENT: &str = concat!("callcert/", env!("CARGO_PKG_VERSION"));
 const STDERR_KEPT: usize = 1024;
 
 /// What changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// A threshold (or the overall verdict) went to FAIL.
@@ -54,8 +54,9 @@ impl AlertKind {
     }
 }
 
-/// One alert: the webhook's JSON body and the command hook's stdin.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One alert: the webhook's JSON body and the command hook's stdin (read back from the store
+/// to deliver again after a restart).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Alert {
     /// The store's id of this alert: the same on every retry, so receivers can de-duplicate.
     pub id: i64,

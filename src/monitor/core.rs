@@ -566,6 +566,27 @@ impl MonitorCore {
         alert
     }
 
+    /// Alerts of the window not delivered yet (the previous process died or gave up before
+    /// delivering them): sent again after a restart, under their stored ids.
+    pub fn undelivered_alerts(&self, now_unix: f64) -> Vec<Alert> {
+        let from = now_unix - self.cfg.window.length.as_secs_f64();
+        match self.store.alerts_pending() {
+            Ok(stored) => stored
+                .into_iter()
+                .filter(|a| a.at_unix > from)
+                .filter_map(|a| {
+                    let mut alert: Alert = serde_json::from_value(a.body).ok()?;
+                    alert.id = a.id;
+                    Some(alert)
+                })
+                .collect(),
+            Err(e) => {
+                tracing::error!("store: undelivered alerts not read: {e}");
+                Vec::new()
+            }
+        }
+    }
+
     /// Stores how an alert's delivery went.
     pub fn alert_delivered(&mut self, id: i64, attempts: u32, error: Option<&str>) {
         if id > 0 {

@@ -203,6 +203,19 @@ pub async fn run_monitor(
     let mut hang_up_at: Option<Instant> = None;
     let mut housekeeping = tokio::time::interval(Duration::from_secs(5));
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Alerts the previous process did not get delivered go out again first, in their order.
+    if !plan.alerts.webhooks.is_empty() || plan.alerts.command.is_some() {
+        let again = core.undelivered_alerts(unix_now());
+        if !again.is_empty() {
+            say(format!(
+                "{} undelivered alert(s) from before: sending again",
+                again.len()
+            ));
+        }
+        for a in again {
+            alerter.send(a);
+        }
+    }
     // The first evaluation shows the stored window at once (and its state on /metrics).
     for a in core.evaluate(unix_now(), true) {
         alerts += 1;
