@@ -20,12 +20,17 @@ use std::time::{Duration, Instant};
 /// A short walk of the bank IVR (about 8 s): welcome, main menu, 1, the account prompt, a
 /// balance query.
 fn walk(dir: &Path, port: u16) -> PathBuf {
+    walk_named(dir, port, "mystery-balance")
+}
+
+/// [`walk`] under another scenario name (a second menu path to rotate with).
+fn walk_named(dir: &Path, port: u16, name: &str) -> PathBuf {
     let prompts = root().join("scenarios/ivr/prompts");
-    let path = dir.join("walk.yaml");
+    let path = dir.join(format!("{name}.yaml"));
     std::fs::write(
         &path,
         format!(
-            "name: mystery-balance\n\
+            "name: {name}\n\
              target: sip:bank@127.0.0.1:{port}\n\
              calls: 1\nrate: 1\n\
              call:\n  prompts: {}\n  steps:\n\
@@ -161,9 +166,11 @@ fn sigkill_mid_call_then_restart_loses_nothing_and_continues_the_timetable() {
     let port = free_port();
     let _sut = bank_sut(dir.path(), port);
     let scn = walk(dir.path(), port);
+    let scn2 = walk_named(dir.path(), port, "mystery-balance-2");
     let store = dir.path().join("store");
     let args = [
         scn.to_str().unwrap(),
+        scn2.to_str().unwrap(),
         "--store",
         store.to_str().unwrap(),
         "--every",
@@ -264,6 +271,9 @@ fn sigkill_mid_call_then_restart_loses_nothing_and_continues_the_timetable() {
         assert_eq!(c.state, CallState::Interrupted, "slot {}", c.slot);
     }
     for c in &calls {
+        // Two scenarios, rotated: slot k walks scenario k mod 2.
+        let names = ["mystery-balance", "mystery-balance-2"];
+        assert_eq!(c.scenario, names[(c.slot % 2) as usize], "slot {}", c.slot);
         if first_done.contains(&c.slot) || done(&m2.seen).contains(&c.slot) {
             assert_eq!(c.state, CallState::Done, "slot {}", c.slot);
             let r = c.record.as_ref().expect("record");
@@ -632,4 +642,52 @@ fn an_alert_undelivered_at_sigkill_is_sent_after_the_restart_and_not_raised_twic
     let a = s.alerts_since(0.0).unwrap();
     assert!(a.iter().all(|a| a.delivered), "{a:?}");
     assert_eq!(a.iter().filter(|a| a.kind == "unreachable").count(), 1);
+}
+
+#[test]
+fn bad_monitor_arguments_are_refused_before_anything_with_the_option_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let scn = walk(dir.path(), 9);
+    let store = dir.path().join("store");
+    let bad_scn = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad_scn,
+        "name: x\ntarget: sip:a@127.0.0.1:9\ncalls: lots\n",
+    )
+    .unwrap();
+    for (extra, expect) in [
+        (vec!["--window", "25:00-26:00"], "--window"),
+        (vec!["--every", "100ms"], "--every"),
+        (vec!["--every", "60s", "--jitter", "40s"], "--jitter"),
+        (vec!["--webhook", "ftp://example.com/x"], "--webhook"),
+        (vec!["--busy-hours", "25"], "--busy-hours"),
+        (vec!["--utc-offset", "eight"], "UTC offset"),
+        (vec!["--ping-every", "soon"], "--ping-every"),
+        (vec!["--metrics-listen", "nowhere"], "--metrics-listen"),
+    ] {
+        let o = callcert()
+            .args(["monitor", scn.to_str().unwrap(), "--store"])
+            .arg(&store)
+            .args(&extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(104), "{extra:?}: {err}");
+        assert!(err.contains(expect), "{extra:?}: {err}");
+    }
+    let o = callcert()
+        .args(["monitor", bad_scn.to_str().unwrap(), "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(104), "{err}");
+    assert!(
+        err.contains("bad.yaml:3:") && err.contains("calls"),
+        "{err}"
+    );
+    assert!(
+        !store.exists(),
+        "nothing created for a configuration that is refused"
+    );
 }
