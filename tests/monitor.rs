@@ -70,7 +70,7 @@ struct Monitor {
 }
 
 impl Monitor {
-    fn start(args: &[&str]) -> Monitor {
+    fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Monitor {
         let mut proc = Proc::spawn(
             "callcert monitor",
             callcert()
@@ -353,6 +353,34 @@ fn sigkill_mid_call_then_restart_loses_nothing_and_continues_the_timetable() {
     );
 }
 
+/// Monitor arguments for the alert tests: pings every second (unreachable after two
+/// unanswered), alerts to `hook` retried for minutes, calls kept out of the way (one an hour).
+fn pinging(scn: &Path, store: &Path, hook: &str) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        scn.display().to_string(),
+        "--store".into(),
+        store.display().to_string(),
+    ];
+    a.extend(
+        [
+            "--every",
+            "1h",
+            "--ping-every",
+            "1s",
+            "--down-after",
+            "2",
+            "--alert-retries",
+            "100",
+            "--metrics-listen",
+            "off",
+            "--webhook",
+            hook,
+        ]
+        .map(String::from),
+    );
+    a
+}
+
 /// A one-shot HTTP listener that records the bodies POSTed to it.
 fn webhook_listener() -> (String, mpsc::Receiver<serde_json::Value>) {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -396,21 +424,7 @@ fn unreachable_target_alerts_the_webhook_and_recovery_too() {
     let store = dir.path().join("store");
     let (url, bodies) = webhook_listener();
     // No call center yet: pings go unanswered. Calls are kept out of the way (one an hour).
-    let mut m = Monitor::start(&[
-        scn.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-        "--every",
-        "1h",
-        "--ping-every",
-        "1s",
-        "--down-after",
-        "2",
-        "--webhook",
-        &url,
-        "--metrics-listen",
-        "off",
-    ]);
+    let mut m = Monitor::start(&pinging(&scn, &store, &url));
     let down = bodies
         .recv_timeout(Duration::from_secs(30))
         .unwrap_or_else(|_| panic!("no alert; stderr so far: {:?}", m.seen));
@@ -569,30 +583,7 @@ fn an_alert_undelivered_at_sigkill_is_sent_after_the_restart_and_not_raised_twic
     // First life: the webhook's host refuses connections, so the unreachable alert stays
     // undelivered (retried for minutes) when the monitor is killed.
     let dead = format!("http://127.0.0.1:{}/hook", free_port());
-    let common_args = |hook: &str| -> Vec<String> {
-        [
-            scn.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-            "--every",
-            "1h",
-            "--ping-every",
-            "1s",
-            "--down-after",
-            "2",
-            "--webhook",
-            hook,
-            "--alert-retries",
-            "100",
-            "--metrics-listen",
-            "off",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let args1 = common_args(&dead);
-    let mut m = Monitor::start(&args1.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut m = Monitor::start(&pinging(&scn, &store, &dead));
     m.until(Duration::from_secs(30), |l| {
         l.iter()
             .any(|x| x.contains("alert 1:") && x.contains("unreachable"))
@@ -609,8 +600,7 @@ fn an_alert_undelivered_at_sigkill_is_sent_after_the_restart_and_not_raised_twic
     // Second life, with a webhook that works: alert 1 arrives (same id), and the target still
     // being down raises no second unreachable alert.
     let (url, bodies) = webhook_listener();
-    let args2 = common_args(&url);
-    let mut m2 = Monitor::start(&args2.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut m2 = Monitor::start(&pinging(&scn, &store, &url));
     let again = bodies
         .recv_timeout(Duration::from_secs(30))
         .expect("alert sent again");

@@ -169,6 +169,34 @@ impl HungUpBy {
 }
 
 impl CallRecord {
+    /// A record of call `index` with nothing happened yet (every time unset, no failure).
+    pub fn blank(index: u64, call_id: String) -> CallRecord {
+        CallRecord {
+            index,
+            call_id,
+            scheduled_ms: 0.0,
+            invite_sent_ms: None,
+            first_100_ms: None,
+            first_18x_ms: None,
+            first_18x_code: None,
+            answered_ms: None,
+            first_rtp_ms: None,
+            first_voice_ms: None,
+            bye_ms: None,
+            bye_by: None,
+            ended_ms: 0.0,
+            final_code: None,
+            failure: None,
+            retransmissions_sent: 0,
+            retransmissions_received: 0,
+            media: None,
+            ivr: None,
+            quality: None,
+            cut_by_end: false,
+            phase: None,
+        }
+    }
+
     /// Post-dial delay: INVITE → first 180/183 (SPEC terms).
     pub fn post_dial_delay_ms(&self) -> Option<f64> {
         Some(self.first_18x_ms? - self.invite_sent_ms?)
@@ -203,30 +231,7 @@ impl CallTimeline {
     pub fn new(index: u64, call_id: String, origin: Instant, scheduled: Instant) -> Self {
         let mut t = CallTimeline {
             origin,
-            record: CallRecord {
-                index,
-                call_id,
-                scheduled_ms: 0.0,
-                invite_sent_ms: None,
-                first_100_ms: None,
-                first_18x_ms: None,
-                first_18x_code: None,
-                answered_ms: None,
-                first_rtp_ms: None,
-                first_voice_ms: None,
-                bye_ms: None,
-                bye_by: None,
-                ended_ms: 0.0,
-                final_code: None,
-                failure: None,
-                retransmissions_sent: 0,
-                retransmissions_received: 0,
-                media: None,
-                ivr: None,
-                quality: None,
-                cut_by_end: false,
-                phase: None,
-            },
+            record: CallRecord::blank(index, call_id),
         };
         t.record.scheduled_ms = t.ms(scheduled);
         t

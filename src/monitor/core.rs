@@ -294,50 +294,47 @@ impl MonitorCore {
     /// A call ended with `record`: store it (or keep it to store again if the disk refuses),
     /// then judge the window; returns the alerts to send.
     pub fn call_ended(&mut self, slot: u64, record: CallRecord, now_unix: f64) -> Vec<Alert> {
-        let (scenario, scheduled, started) = self
-            .in_flight
-            .remove(&slot)
-            .unwrap_or_else(|| (String::new(), now_unix, now_unix));
         let state = if cut_short(&record) {
             CallState::Interrupted
         } else {
-            *self.outcomes.entry(outcome_of(&record)).or_default() += 1;
             CallState::Done
         };
-        if state == CallState::Interrupted {
-            *self.outcomes.entry("interrupted".into()).or_default() += 1;
-        }
         self.last_call_unix = Some(now_unix);
-        let call = StoredCall {
-            slot,
-            scenario,
-            scheduled_unix: scheduled,
-            started_unix: started,
-            ended_unix: Some(now_unix),
-            state,
-            record: Some(record),
-        };
-        self.write_pending_then(call.clone());
-        self.calls.push_back(call);
+        self.store_ended(slot, state, record, now_unix);
         self.evaluate(now_unix, false)
     }
 
     /// A call ended without a record (its run failed before placing it, or the stop came
     /// first): stored as interrupted.
     pub fn call_lost(&mut self, slot: u64, why: &str, now_unix: f64) {
-        let (scenario, scheduled, started) = self
+        self.store_ended(
+            slot,
+            CallState::Interrupted,
+            interrupted_record(slot, why),
+            now_unix,
+        );
+    }
+
+    /// Counts a call that ended, stores it (or keeps it to store again) and adds it to the
+    /// window.
+    fn store_ended(&mut self, slot: u64, state: CallState, record: CallRecord, now_unix: f64) {
+        let outcome = match state {
+            CallState::Done => outcome_of(&record),
+            _ => "interrupted".to_string(),
+        };
+        *self.outcomes.entry(outcome).or_default() += 1;
+        let (scenario, scheduled_unix, started_unix) = self
             .in_flight
             .remove(&slot)
             .unwrap_or_else(|| (String::new(), now_unix, now_unix));
-        *self.outcomes.entry("interrupted".into()).or_default() += 1;
         let call = StoredCall {
             slot,
             scenario,
-            scheduled_unix: scheduled,
-            started_unix: started,
+            scheduled_unix,
+            started_unix,
             ended_unix: Some(now_unix),
-            state: CallState::Interrupted,
-            record: Some(interrupted_record(slot, why)),
+            state,
+            record: Some(record),
         };
         self.write_pending_then(call.clone());
         self.calls.push_back(call);
@@ -673,30 +670,11 @@ fn kind_word(k: AlertKind) -> &'static str {
 /// The record of a call that never got one (the monitor stopped before the engine placed it).
 fn interrupted_record(slot: u64, why: &str) -> CallRecord {
     CallRecord {
-        index: slot,
-        call_id: String::new(),
-        scheduled_ms: 0.0,
-        invite_sent_ms: None,
-        first_100_ms: None,
-        first_18x_ms: None,
-        first_18x_code: None,
-        answered_ms: None,
-        first_rtp_ms: None,
-        first_voice_ms: None,
-        bye_ms: None,
-        bye_by: None,
-        ended_ms: 0.0,
-        final_code: None,
         failure: Some(crate::engine::record::Failure {
             kind: FailureKind::Interrupted,
             detail: why.to_string(),
         }),
-        retransmissions_sent: 0,
-        retransmissions_received: 0,
-        media: None,
-        ivr: None,
         cut_by_end: true,
-        phase: None,
-        quality: None,
+        ..CallRecord::blank(slot, String::new())
     }
 }

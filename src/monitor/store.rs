@@ -806,30 +806,29 @@ impl Store {
         Ok(out)
     }
 
+    /// Runs a query and reads each row as a tuple of its columns.
+    fn rows<T>(
+        &self,
+        sql_text: &str,
+        args: &[&dyn rusqlite::ToSql],
+        op: &'static str,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> TryFrom<&'r rusqlite::Row<'r>, Error = rusqlite::Error>,
+    {
+        self.conn
+            .prepare_cached(sql_text)
+            .and_then(|mut s| s.query_map(args, |r| T::try_from(r))?.collect())
+            .map_err(sql(&self.paths, op))
+    }
+
     fn read_calls(
         &self,
         sql_text: &str,
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<StoredCall>, StoreError> {
         type Row = (u64, String, f64, f64, Option<f64>, String, Option<String>);
-        let rows: Vec<Row> = self
-            .conn
-            .prepare_cached(sql_text)
-            .and_then(|mut s| {
-                s.query_map(args, |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                })?
-                .collect()
-            })
-            .map_err(sql(&self.paths, "read the calls"))?;
+        let rows: Vec<Row> = self.rows(sql_text, args, "read the calls")?;
         rows.into_iter()
             .map(
                 |(slot, scenario, scheduled_unix, started_unix, ended_unix, state, record)| {
@@ -867,24 +866,7 @@ impl Store {
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<StoredAlert>, StoreError> {
         type Row = (i64, f64, String, String, bool, u32, Option<String>);
-        let rows: Vec<Row> = self
-            .conn
-            .prepare_cached(sql_text)
-            .and_then(|mut s| {
-                s.query_map(args, |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                })?
-                .collect()
-            })
-            .map_err(sql(&self.paths, "read the alerts"))?;
+        let rows: Vec<Row> = self.rows(sql_text, args, "read the alerts")?;
         rows.into_iter()
             .map(
                 |(id, at_unix, kind, body, delivered, attempts, last_error)| {
