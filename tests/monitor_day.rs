@@ -186,6 +186,7 @@ fn simulate(window: Duration, hours: f64, checkpoints: &[f64]) -> Simulated {
         },
         thresholds: monitor_thresholds(),
         down_after: 2,
+        calls_probe: false,
         evaluate_every: 900.0,
     };
     let store = Store::open(&dir.path().join("store")).unwrap();
@@ -371,4 +372,54 @@ fn a_short_window_fails_in_the_slow_hour_and_passes_again_when_it_has_rolled_out
     assert_eq!(a.to.as_deref(), Some("PASS"));
     assert!(s.calls > 800);
     assert_eq!(s.core.store().count_calls().unwrap().total, s.calls);
+}
+
+#[test]
+fn without_pings_the_calls_tell_when_the_target_is_unreachable() {
+    let dir = store_dir();
+    let sut = call_center(dir.path());
+    let start = midnight() + 2.5 * 3600.0;
+    let cfg = CoreConfig {
+        name: "bank-mystery".into(),
+        target: "sip:bank@callcenter.example".into(),
+        scenarios: vec!["balance".into()],
+        cadence: Cadence::every(Duration::from_secs(60), None).unwrap(),
+        windows: vec![],
+        seed: 7,
+        window: WindowConfig {
+            utc_offset_s: OFFSET,
+            ..WindowConfig::default()
+        },
+        thresholds: monitor_thresholds(),
+        down_after: 2,
+        calls_probe: true,
+        evaluate_every: 900.0,
+    };
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let (mut core, _) = MonitorCore::open(cfg, store, start).unwrap();
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut alerts = Vec::new();
+    while let Some((slot, t, _)) = core.next_call() {
+        if t > start + 3600.0 {
+            break;
+        }
+        core.call_started(slot, t).unwrap();
+        let r = simulate_call(&sut, slot, t, &mut rng);
+        alerts.extend(core.call_ended(slot, r, t + 20.0));
+    }
+    let down = alerts_of(&alerts, AlertKind::Unreachable, None);
+    let up = alerts_of(&alerts, AlertKind::Reachable, None);
+    assert_eq!((down.len(), up.len()), (1, 1), "{alerts:#?}");
+    // The second call without an answer after 03:00, and the first answered after 03:20
+    // (calls every minute, ± 15 s, ending 20 s after they start).
+    let d = local_second(down[0]) - 3.0 * 3600.0;
+    let u = local_second(up[0]) - 3.0 * 3600.0;
+    assert!((60.0..=170.0).contains(&d), "down at 03:00 + {d} s");
+    assert!((1200.0..=1300.0).contains(&u), "up at 03:00 + {u} s");
+    let a = alerts
+        .iter()
+        .find(|a| a.kind == AlertKind::Unreachable)
+        .unwrap();
+    assert!(a.summary.contains("2 calls unanswered"), "{}", a.summary);
+    assert!(core.store().pings_since(0.0).unwrap().is_empty());
 }

@@ -49,7 +49,8 @@ pub struct MonitorArgs {
     /// 15 s a day holds 5 760 pings: enough to show 99.9 % at 95 % confidence (2 995 needed).
     #[arg(long, default_value = "15s")]
     pub ping_every: String,
-    /// Unanswered pings in a row after which the target counts as unreachable (alerted).
+    /// Unanswered pings in a row after which the target counts as unreachable (alerted); with
+    /// `--ping-every off`, calls without any SIP response in a row.
     #[arg(long, default_value_t = 2)]
     pub down_after: u32,
     /// Length of the rolling window judged.
@@ -297,6 +298,7 @@ pub async fn monitor_command(args: MonitorArgs) -> Result<i32, CliError> {
         window,
         thresholds,
         down_after: args.down_after,
+        calls_probe: ping_every.is_none(),
         evaluate_every: 10.0,
     };
     let alerts = AlertConfig {

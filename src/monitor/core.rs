@@ -37,8 +37,11 @@ pub struct CoreConfig {
     pub window: WindowConfig,
     /// Thresholds judged over the window.
     pub thresholds: Vec<Threshold>,
-    /// Consecutive unanswered pings after which the target is unreachable.
+    /// Consecutive unanswered probes after which the target is unreachable.
     pub down_after: u32,
+    /// No OPTIONS pings: each call is the probe (any SIP response from the target answers it;
+    /// none at all, a timeout or a transport error, does not).
+    pub calls_probe: bool,
     /// Shortest time between two evaluations of the window (they follow each call's end).
     pub evaluate_every: f64,
 }
@@ -300,8 +303,17 @@ impl MonitorCore {
             CallState::Done
         };
         self.last_call_unix = Some(now_unix);
+        let mut alerts = Vec::new();
+        if self.cfg.calls_probe && state == CallState::Done {
+            let answered = record.first_100_ms.is_some()
+                || record.first_18x_ms.is_some()
+                || record.final_code.is_some();
+            let detail = record.failure.as_ref().map(|f| f.detail.clone());
+            alerts = self.reachability(answered, now_unix, detail.as_deref(), "calls");
+        }
         self.store_ended(slot, state, record, now_unix);
-        self.evaluate(now_unix, false)
+        alerts.extend(self.evaluate(now_unix, false));
+        alerts
     }
 
     /// A call ended without a record (its run failed before placing it, or the stop came
@@ -378,10 +390,21 @@ impl MonitorCore {
             self.store_errors += 1;
             tracing::error!("store: ping not written: {e}");
         }
-        let at = p.at_unix;
-        let answered = p.answered;
-        let detail = p.detail.clone();
+        let (at, answered, detail) = (p.at_unix, p.answered, p.detail.clone());
         self.pings.push_back(p);
+        self.reachability(answered, at, detail.as_deref(), "OPTIONS pings")
+    }
+
+    /// One probe of the target (a ping, or a call when pings are off): after `down_after`
+    /// unanswered in a row it is unreachable, at the next answer reachable again; returns the
+    /// alert when that changed.
+    fn reachability(
+        &mut self,
+        answered: bool,
+        at: f64,
+        detail: Option<&str>,
+        probes: &str,
+    ) -> Vec<Alert> {
         self.unanswered = if answered { 0 } else { self.unanswered + 1 };
         let now_up = if answered {
             Some(true)
@@ -403,16 +426,16 @@ impl MonitorCore {
                 let (kind, summary) = if now_up == Some(true) {
                     (
                         AlertKind::Reachable,
-                        format!("{} answers OPTIONS again", self.cfg.target),
+                        format!("{} answers again ({probes})", self.cfg.target),
                     )
                 } else {
                     (
                         AlertKind::Unreachable,
                         format!(
-                            "{} unreachable: {} OPTIONS pings unanswered ({})",
+                            "{} unreachable: {} {probes} unanswered ({})",
                             self.cfg.target,
                             self.unanswered,
-                            detail.as_deref().unwrap_or("no answer")
+                            detail.unwrap_or("no answer")
                         ),
                     )
                 };
@@ -426,7 +449,8 @@ impl MonitorCore {
                     to,
                     summary,
                     serde_json::json!({
-                        "unanswered_pings": self.unanswered,
+                        "unanswered": self.unanswered,
+                        "probes": probes,
                     }),
                 ));
             }
