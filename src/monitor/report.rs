@@ -285,14 +285,7 @@ fn response_cdfs(result: &WindowResult, e: &Evaluation) -> (Vec<Series>, Vec<Mar
                 "dtmf_response" | "query_response"
             )
         })
-        .map(|v| Marker {
-            label: format!(
-                "{} {}",
-                v.threshold.spec_id.as_deref().unwrap_or("custom"),
-                v.threshold.expr
-            ),
-            x: v.threshold.expr.limit.millis(),
-        })
+        .map(crate::report::files::limit_marker)
         .collect();
     (cdfs, markers)
 }

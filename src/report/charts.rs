@@ -97,6 +97,23 @@ fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+/// The frame every chart has: margins, and label areas for the x axis and (`y_area` wide) the
+/// y axis.
+fn framed<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    top: u32,
+    y_area: u32,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut b = ChartBuilder::on(root);
+    b.margin_top(top)
+        .margin_right(28)
+        .margin_left(8)
+        .margin_bottom(8)
+        .x_label_area_size(48)
+        .y_label_area_size(y_area);
+    b
+}
+
 /// Draws into an SVG string of `size`, then gives its root element `id`, a class and an
 /// accessible label.
 fn render<F>(id: &str, label: &str, size: (u32, u32), draw: F) -> Result<String, ChartError>
@@ -170,14 +187,7 @@ pub fn cdf_svg(
         .fold(0.0f64, f64::max);
     let x_max = nice_ceiling(x_max * 1.05);
     render(id, label, (CHART_WIDTH, CHART_HEIGHT), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin_top(16)
-            .margin_right(28)
-            .margin_left(8)
-            .margin_bottom(8)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0f64..x_max, 0f64..1.0f64)?;
+        let mut chart = framed(root, 16, 64).build_cartesian_2d(0f64..x_max, 0f64..1.0f64)?;
         chart
             .configure_mesh()
             .x_desc(x_desc)
@@ -247,14 +257,7 @@ pub fn time_series_svg(
         .map(|(n, p)| (n, p.into_iter().map(|(x, y)| (x / x_scale, y)).collect()))
         .collect();
     render(id, label, (CHART_WIDTH, CHART_HEIGHT), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin_top(16)
-            .margin_right(28)
-            .margin_left(8)
-            .margin_bottom(8)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
-            .build_cartesian_2d(x_min..x_max, 0f64..y_max)?;
+        let mut chart = framed(root, 16, 64).build_cartesian_2d(x_min..x_max, 0f64..y_max)?;
         let x_fmt = |v: &f64| axis_number(*v);
         chart
             .configure_mesh()
@@ -302,14 +305,7 @@ pub fn bars_svg(
     let y_area = (longest as u32 * 9 + 24).clamp(90, 300);
     let height = (n as u32 * 44 + 90).clamp(160, 900);
     render(id, label, (CHART_WIDTH, height), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin_top(12)
-            .margin_right(28)
-            .margin_left(8)
-            .margin_bottom(8)
-            .x_label_area_size(48)
-            .y_label_area_size(y_area)
-            .build_cartesian_2d(0u64..x_max, categories(n))?;
+        let mut chart = framed(root, 12, y_area).build_cartesian_2d(0u64..x_max, categories(n))?;
         let y_fmt = |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(i) => names.get(*i).map(|s| s.to_string()).unwrap_or_default(),
             _ => String::new(),
@@ -359,14 +355,7 @@ pub fn mos_svg(id: &str, label: &str, conditions: &[MosByCondition]) -> Result<S
         .map(|c| c.spec_id.clone().unwrap_or_else(|| c.condition.clone()))
         .collect();
     render(id, label, (CHART_WIDTH, CHART_HEIGHT), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin_top(16)
-            .margin_right(28)
-            .margin_left(8)
-            .margin_bottom(8)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
-            .build_cartesian_2d(categories(n), 1.0f64..4.5f64)?;
+        let mut chart = framed(root, 16, 64).build_cartesian_2d(categories(n), 1.0f64..4.5f64)?;
         let x_fmt = |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
             _ => String::new(),
@@ -496,14 +485,7 @@ pub fn hour_of_day_svg(
     };
     let n = lines.len();
     render(id, label, (CHART_WIDTH, CHART_HEIGHT), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin_top(16)
-            .margin_right(28)
-            .margin_left(8)
-            .margin_bottom(8)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
-            .build_cartesian_2d(-0.5f64..23.5f64, y0..y1)?;
+        let mut chart = framed(root, 16, 64).build_cartesian_2d(-0.5f64..23.5f64, y0..y1)?;
         let x_fmt = |v: &f64| {
             if (v - v.round()).abs() < 1e-6 && (0.0..24.0).contains(v) {
                 format!("{:02}", v.round() as i64)

@@ -66,15 +66,20 @@ fn markers(report: &Report, metric: &str) -> Vec<Marker> {
         .verdicts
         .iter()
         .filter(|v| v.threshold.metric == metric && v.unit == "ms")
-        .map(|v| Marker {
-            label: format!(
-                "{} {}",
-                v.threshold.spec_id.as_deref().unwrap_or("custom"),
-                v.threshold.expr
-            ),
-            x: v.threshold.expr.limit.millis(),
-        })
+        .map(limit_marker)
         .collect()
+}
+
+/// A threshold's limit as a line on a delay chart, labelled with its SPEC id and expression.
+pub fn limit_marker(v: &Verdict) -> Marker {
+    Marker {
+        label: format!(
+            "{} {}",
+            v.threshold.spec_id.as_deref().unwrap_or("custom"),
+            v.threshold.expr
+        ),
+        x: v.threshold.expr.limit.millis(),
+    }
 }
 
 /// What machine ran the test, for the report's header.
