@@ -210,17 +210,7 @@ pub fn cdf_svg(
                 });
         }
         for m in markers.iter().filter(|m| m.x.is_finite()) {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    [(m.x, 0.0), (m.x, 1.0)],
-                    8,
-                    5,
-                    THRESHOLD.stroke_width(2),
-                ))?
-                .label(m.label.as_str())
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], THRESHOLD.stroke_width(2))
-                });
+            threshold_line(&mut chart, (m.x, 0.0), (m.x, 1.0), &m.label)?;
         }
         legend(&mut chart, SeriesLabelPosition::LowerRight)
     })
@@ -565,17 +555,7 @@ pub fn hour_of_day_svg(
             }
         }
         for l in levels.iter().filter(|l| l.y.is_finite()) {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    [(-0.5, l.y), (23.5, l.y)],
-                    8,
-                    5,
-                    THRESHOLD.stroke_width(2),
-                ))?
-                .label(l.label.as_str())
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], THRESHOLD.stroke_width(2))
-                });
+            threshold_line(&mut chart, (-0.5, l.y), (23.5, l.y), &l.label)?;
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
@@ -590,6 +570,29 @@ fn categories(
 }
 
 /// Draws the legend with the report's style.
+/// A threshold as a dashed line from `a` to `b`, with its entry in the legend.
+fn threshold_line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    a: (f64, f64),
+    b: (f64, f64),
+    label: &str,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .draw_series(DashedLineSeries::new(
+            [a, b],
+            8,
+            5,
+            THRESHOLD.stroke_width(2),
+        ))?
+        .label(label)
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], THRESHOLD.stroke_width(2)));
+    Ok(())
+}
+
 fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     at: SeriesLabelPosition,
